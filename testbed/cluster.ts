@@ -1,0 +1,321 @@
+#!/usr/bin/env node
+// The local test bed: a 3-node kind cluster named k8s-ops-conformance (one schedulable control plane,
+// two workers), context kind-k8s-ops-conformance.
+//
+//   node testbed/cluster.ts up       create it (idempotent: an existing healthy cluster returns at once)
+//   node testbed/cluster.ts down     delete it, its containers, volumes and the kind network it made
+//   node testbed/cluster.ts status   what runs now
+//
+// Images (KOC_TESTBED_IMAGES or --images):
+//   local  (default) build everything here from Debian packages and Go modules: no container registry.
+//   stock  (default when GITHUB_ACTIONS=true) kind's published node image and public workload images.
+// Build outputs are cached in KOC_CACHE_DIR (default ~/.cache/k8s-ops-conformance), keyed by version.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { $, chalk } from "zx";
+
+const TESTBED = dirname(fileURLToPath(import.meta.url));
+const CLUSTER = "k8s-ops-conformance";
+const CONTEXT = `kind-${CLUSTER}`;
+const NETWORK = "kind";
+const MANAGED = "app.kubernetes.io/managed-by=k8s-ops-conformance";
+const CACHE = process.env.KOC_CACHE_DIR ?? join(homedir(), ".cache", "k8s-ops-conformance");
+const IMAGES_CONFIGMAP = "k8s-ops-conformance-images";
+// kubelet writes these host-wide from inside privileged nodes; they are put back once the nodes run
+const HOST_SYSCTLS = [
+  "kernel.panic",
+  "kernel.panic_on_oops",
+  "vm.overcommit_memory",
+  "vm.panic_on_oom",
+  "fs.protected_fifos",
+  "fs.protected_hardlinks",
+  "fs.protected_regular",
+  "fs.protected_symlinks",
+];
+// kind's known issue for several nodes on one host: the default inotify instance limit (128) is too low
+const INOTIFY = { "fs.inotify.max_user_watches": 524288, "fs.inotify.max_user_instances": 512 };
+
+$.verbose = false;
+$.quiet = true;
+
+type Versions = Record<string, string>;
+type Mode = "local" | "stock";
+
+function readVersions(): Versions {
+  const text = readFileSync(join(TESTBED, "versions.env"), "utf8");
+  const out: Versions = {};
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+const started = Date.now();
+function log(msg: string): void {
+  const s = ((Date.now() - started) / 1000).toFixed(0).padStart(4);
+  console.log(`${chalk.gray(`[cluster ${s}s]`)} ${msg}`);
+}
+
+async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  const result = await fn();
+  log(`${name} ${chalk.gray(`(${((Date.now() - t0) / 1000).toFixed(1)}s)`)}`);
+  return result;
+}
+
+/** A key over every input of the local build, so a changed script or version rebuilds the node image. */
+function buildKey(): string {
+  const hash = createHash("sha256");
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (!p.endsWith("cluster.ts")) hash.update(relative(TESTBED, p)).update(readFileSync(p));
+    }
+  };
+  walk(TESTBED);
+  return hash.digest("hex").slice(0, 12);
+}
+
+async function dockerUp(): Promise<boolean> {
+  return (await $`docker info`.nothrow()).exitCode === 0;
+}
+
+async function kindBinary(v: Versions): Promise<string> {
+  await $`bash ${join(TESTBED, "build/components.sh")} ${join(CACHE, "components")} kind`;
+  return join(CACHE, "components", `kind-${v.KIND_VERSION}`, "kind");
+}
+
+async function clusterNodes(): Promise<string[]> {
+  const out = await $`docker ps -a --filter label=io.x-k8s.kind.cluster=${CLUSTER} --format {{.Names}}`.nothrow();
+  return out.stdout.split("\n").filter(Boolean).sort();
+}
+
+async function kubectl(...args: string[]): Promise<string> {
+  const kc = process.env.KOC_KUBECTL ?? (await kubectlPath());
+  return (await $`${kc} --context ${CONTEXT} ${args}`).stdout;
+}
+
+async function kubectlPath(): Promise<string> {
+  if ((await $`command -v kubectl`.nothrow()).exitCode === 0) return "kubectl";
+  const v = readVersions();
+  const built = join(CACHE, `kubernetes-${v.KUBERNETES_VERSION}`, "bin", "kubectl");
+  if (existsSync(built)) return built;
+  throw new Error("kubectl not found: install it or run `npm run cluster:up` once to build it");
+}
+
+async function readSysctls(names: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const r = await $`sysctl -n ${n}`.nothrow();
+    if (r.exitCode === 0) out[n] = r.stdout.trim();
+  }
+  return out;
+}
+
+async function writeSysctls(values: Record<string, string | number>): Promise<void> {
+  for (const [k, v] of Object.entries(values)) await $`sysctl -qw ${`${k}=${v}`}`.nothrow();
+}
+
+async function buildLocalImages(v: Versions): Promise<{ nodeImage: string; workloads: Record<string, string> }> {
+  const key = buildKey();
+  const tag = `koc.local/node:${v.KUBERNETES_VERSION}-${key}`;
+  const imagesTar = join(CACHE, "images", `images-${key}.tar`);
+  const workloadsJson = join(CACHE, "images", `workloads-${key}.json`);
+  const build = join(TESTBED, "build");
+  if ((await $`docker image inspect ${tag}`.nothrow()).exitCode === 0 && existsSync(workloadsJson)) {
+    log(`node image ${tag} cached`);
+    return { nodeImage: tag, workloads: JSON.parse(readFileSync(workloadsJson, "utf8")) };
+  }
+  mkdirSync(join(CACHE, "images"), { recursive: true });
+  await phase(`Kubernetes ${v.KUBERNETES_VERSION} binaries`, () =>
+    $`bash ${join(build, "kubernetes.sh")} ${join(CACHE, `kubernetes-${v.KUBERNETES_VERSION}`)}`.quiet(false),
+  );
+  await phase("etcd, CoreDNS, local-path-provisioner, crictl, kind", () =>
+    $`bash ${join(build, "components.sh")} ${join(CACHE, "components")}`,
+  );
+  const sets = readFileSync(join(build, "rootfs-sets.env"), "utf8");
+  for (const m of sets.matchAll(/^ROOTFS_([A-Z]+)=(.*)$/gm)) {
+    const [, name = "", pkgs = ""] = m;
+    const h = createHash("sha256").update(`${pkgs}\n`).digest("hex").slice(0, 12);
+    const out = join(CACHE, "rootfs", `${name.toLowerCase()}-${h}.tar`);
+    await phase(`Debian rootfs ${name.toLowerCase()}`, () => $`bash ${join(build, "rootfs.sh")} ${out} ${pkgs}`);
+  }
+  await phase("component and workload images", () =>
+    $`bash ${join(build, "images.sh")} ${CACHE} ${key} ${imagesTar} ${workloadsJson}`,
+  );
+  await phase(`node image ${tag}`, () => $`bash ${join(build, "node-image.sh")} ${CACHE} ${tag} ${imagesTar}`);
+  return { nodeImage: tag, workloads: JSON.parse(readFileSync(workloadsJson, "utf8")) };
+}
+
+function kindConfig(): string {
+  // Three schedulable nodes like the clusters our users accept: the control plane keeps no taint.
+  // failCgroupV1: false is a no-op on 1.34 (its default) and keeps cgroup v1 hosts working on 1.35+.
+  return `kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+  - role: control-plane
+  - role: worker
+  - role: worker
+kubeadmConfigPatches:
+  - |
+    kind: InitConfiguration
+    nodeRegistration:
+      taints: []
+  - |
+    kind: KubeletConfiguration
+    failCgroupV1: false
+`;
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<string | true>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    const r = await check().catch((e: unknown) => String(e));
+    if (r === true) return;
+    last = r;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last seen: ${last}`);
+    await new Promise((res) => setTimeout(res, 1000)); // infrastructure poll interval, not a test wait
+  }
+}
+
+async function waitHealthy(): Promise<void> {
+  await waitFor("3 Ready nodes", 300_000, async () => {
+    const out = await kubectl("get", "nodes", "--no-headers");
+    const lines = out.trim().split("\n").filter(Boolean);
+    const ready = lines.filter((l) => / Ready /.test(l)).length;
+    return ready === 3 && lines.length === 3 ? true : out.trim();
+  });
+  for (const [ns, deploy] of [
+    ["kube-system", "coredns"],
+    ["local-path-storage", "local-path-provisioner"],
+  ] as const) {
+    await waitFor(`deployment ${ns}/${deploy} available`, 180_000, async () => {
+      const out = await kubectl("-n", ns, "get", "deploy", deploy, "-o", "jsonpath={.status.availableReplicas}/{.spec.replicas}");
+      const [a, want] = out.split("/");
+      return a && a === want ? true : `available ${out}`;
+    });
+  }
+}
+
+async function publishImages(workloads: Record<string, string>): Promise<void> {
+  const cm = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: IMAGES_CONFIGMAP, namespace: "kube-public", labels: { "k8s-ops-conformance/testbed": "true" } },
+    data: workloads,
+  };
+  const file = join(CACHE, "images-configmap.json");
+  writeFileSync(file, JSON.stringify(cm));
+  await kubectl("apply", "-f", file);
+}
+
+async function up(mode: Mode): Promise<void> {
+  const v = readVersions();
+  log(`test bed ${CLUSTER}: Kubernetes ${v.KUBERNETES_VERSION}, kind ${v.KIND_VERSION}, ${mode} images`);
+  if (mode === "local") await phase("docker engine", () => $`bash ${join(TESTBED, "host/ensure-docker.sh")}`);
+  else if (!(await dockerUp())) throw new Error("no Docker engine answers: start Docker, or use --images=local");
+  const kind = await kindBinary(v);
+  const nodes = await clusterNodes();
+  if (nodes.length > 0) {
+    await $`docker start ${nodes}`.nothrow(); // a stopped cluster (host reboot) comes back as it was
+    await phase("existing cluster healthy", waitHealthy);
+    log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
+    return;
+  }
+  // stock: kind's own default node image for its version; local: the one built here
+  let imageArgs: string[] = [];
+  let workloads: Record<string, string> | undefined;
+  if (mode === "local") {
+    const built = await buildLocalImages(v);
+    imageArgs = ["--image", built.nodeImage];
+    workloads = built.workloads;
+  }
+  await writeSysctls(INOTIFY);
+  const saved = await readSysctls(HOST_SYSCTLS);
+  if ((await $`docker network inspect ${NETWORK}`.nothrow()).exitCode !== 0) {
+    // IPv4 only, made before kind so that kind reuses it; labelled so `down` knows it is ours
+    await $`docker network create -d bridge --label ${MANAGED} -o com.docker.network.bridge.enable_ip_masquerade=true ${NETWORK}`;
+  }
+  const cfg = join(CACHE, "kind-config.yaml");
+  mkdirSync(CACHE, { recursive: true });
+  writeFileSync(cfg, kindConfig());
+  try {
+    await phase("kind create cluster", () =>
+      $`${kind} create cluster --name ${CLUSTER} ${imageArgs} --config ${cfg} --wait 0s`.quiet(false),
+    );
+  } finally {
+    await writeSysctls(saved);
+  }
+  await phase("nodes Ready, CoreDNS and storage available", waitHealthy);
+  await writeSysctls(saved); // kubelet rewrote them on start
+  if (workloads) await publishImages(workloads);
+  log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
+}
+
+async function down(): Promise<void> {
+  const v = readVersions();
+  const nodes = await clusterNodes();
+  if (nodes.length > 0) {
+    const kind = await kindBinary(v);
+    await phase(`kind delete cluster (${nodes.length} nodes)`, () => $`${kind} delete cluster --name ${CLUSTER}`);
+  }
+  const net = await $`docker network inspect ${NETWORK} -f ${"{{json .Labels}} {{len .Containers}}"}`.nothrow();
+  if (net.exitCode === 0 && net.stdout.includes('"app.kubernetes.io/managed-by":"k8s-ops-conformance"')) {
+    if (net.stdout.trim().endsWith(" 0")) await phase(`network ${NETWORK} removed`, () => $`docker network rm ${NETWORK}`);
+    else log(`network ${NETWORK} kept: other containers still use it`);
+  }
+  const left = await $`docker ps -aq --filter label=io.x-k8s.kind.cluster=${CLUSTER}`.nothrow();
+  if (left.stdout.trim()) throw new Error(`containers of ${CLUSTER} remain: ${left.stdout.trim()}`);
+  log(`${chalk.green("down")}: nothing of ${CLUSTER} is left running`);
+}
+
+async function status(): Promise<number> {
+  if (!(await dockerUp())) {
+    console.log("docker: not running (no test bed)");
+    return 1;
+  }
+  const nodes = await clusterNodes();
+  if (nodes.length === 0) {
+    console.log(`${CLUSTER}: not created (run npm run cluster:up)`);
+    return 1;
+  }
+  const ps = await $`docker ps -a --filter label=io.x-k8s.kind.cluster=${CLUSTER} --format ${"{{.Names}}\t{{.Status}}\t{{.Image}}"}`;
+  console.log(ps.stdout.trim());
+  const k = await $`${await kubectlPath()} --context ${CONTEXT} get nodes -o wide`.nothrow();
+  console.log(k.exitCode === 0 ? k.stdout.trim() : `API server not answering: ${k.stderr.trim()}`);
+  return k.exitCode === 0 ? 0 : 1;
+}
+
+function parseMode(args: string[]): Mode {
+  const flag = args.find((a) => a.startsWith("--images="))?.slice("--images=".length);
+  const mode = flag ?? process.env.KOC_TESTBED_IMAGES ?? (process.env.GITHUB_ACTIONS === "true" ? "stock" : "local");
+  if (mode !== "local" && mode !== "stock") throw new Error(`--images must be local or stock, not ${mode}`);
+  return mode;
+}
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (cmd === "up") await up(parseMode(rest));
+  else if (cmd === "down") await down();
+  else if (cmd === "status") return status();
+  else {
+    console.error("usage: node testbed/cluster.ts up [--images=local|stock] | down | status");
+    return 2;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const e = err as { stderr?: string; message?: string };
+    console.error(chalk.red(`cluster: ${e.stderr?.trim() || e.message || String(err)}`));
+    process.exit(1);
+  },
+);
