@@ -5,6 +5,8 @@
 //   node testbed/cluster.ts up       create it (idempotent: an existing healthy cluster returns at once)
 //   node testbed/cluster.ts down     delete it, its containers, volumes and the kind network it made
 //   node testbed/cluster.ts status   what runs now
+//   node testbed/cluster.ts verify   prove it works: DNS, ClusterIP from every node, NodePort from the host,
+//                                    a PVC binding, a worker surviving `docker restart`
 //
 // Images (KOC_TESTBED_IMAGES or --images):
 //   local  (default) build everything here from Debian packages and Go modules: no container registry.
@@ -292,6 +294,135 @@ async function status(): Promise<number> {
   return k.exitCode === 0 ? 0 : 1;
 }
 
+const VERIFY_NS = "koc-testbed-verify";
+function verifyManifests(nodes: string[], images: Record<string, string>): [string, string] {
+  const clients = nodes.map(
+    (node, i) => `---
+apiVersion: v1
+kind: Pod
+metadata: { name: client-${i}, labels: { role: client } }
+spec:
+  nodeName: ${node}
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: ${images.curl}
+      command: [sh, -c, 'getent hosts web.${VERIFY_NS}.svc.cluster.local && curl -fsS -m 5 -o /dev/null -w "%{http_code}" http://web']`,
+  );
+  const base = `apiVersion: v1
+kind: Namespace
+metadata: { name: ${VERIFY_NS}, labels: { ${MANAGED.replace("=", ": ")} } }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: ${VERIFY_NS} }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec: { containers: [{ name: web, image: ${images.nginx}, ports: [{ containerPort: 80 }] }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: ${VERIFY_NS} }
+spec: { type: NodePort, selector: { app: web }, ports: [{ port: 80, targetPort: 80 }] }
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: { name: data, namespace: ${VERIFY_NS} }
+spec: { accessModes: [ReadWriteOnce], resources: { requests: { storage: 64Mi } } }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: writer, namespace: ${VERIFY_NS} }
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: ${images.busybox}
+      command: [sh, -c, 'echo ok > /data/f && cat /data/f']
+      volumeMounts: [{ name: d, mountPath: /data }]
+  volumes: [{ name: d, persistentVolumeClaim: { claimName: data } }]
+`;
+  return [base, clients.join("\n").replaceAll("metadata: { name: client", `metadata: { namespace: ${VERIFY_NS}, name: client`)];
+}
+
+async function podPhase(name: string): Promise<string> {
+  return kubectl("-n", VERIFY_NS, "get", "pod", name, "-o", "jsonpath={.status.phase}");
+}
+
+async function verify(): Promise<void> {
+  const cm = await kubectl("-n", "kube-public", "get", "cm", IMAGES_CONFIGMAP, "-o", "jsonpath={.data}").catch(() => "");
+  const images: Record<string, string> = cm ? JSON.parse(cm) : {};
+  for (const k of ["nginx", "curl", "busybox"]) if (!images[k]) throw new Error(`no ${k} image published in kube-public/${IMAGES_CONFIGMAP}`);
+  const nodes = (await kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")).split(" ").filter(Boolean);
+  if (nodes.length !== 3) throw new Error(`expected 3 nodes, found ${nodes.join(", ")}`);
+  const [base, clients] = verifyManifests(nodes, images);
+  const baseFile = join(CACHE, "verify.yaml");
+  const clientsFile = join(CACHE, "verify-clients.yaml");
+  writeFileSync(baseFile, base);
+  writeFileSync(clientsFile, clients);
+  try {
+    await kubectl("apply", "-f", baseFile);
+    await phase("PVC bound and written by a pod", () =>
+      waitFor("pod writer to succeed with its PVC bound", 120_000, async () => {
+        const p = await podPhase("writer");
+        return p === "Succeeded" ? true : `writer ${p}, pvc ${await kubectl("-n", VERIFY_NS, "get", "pvc", "data", "-o", "jsonpath={.status.phase}")}`;
+      }),
+    );
+    await phase(`DNS and ClusterIP from a pod on each of ${nodes.length} nodes`, async () => {
+      await kubectl("-n", VERIFY_NS, "rollout", "status", "deploy/web", "--timeout=120s");
+      await kubectl("apply", "-f", clientsFile);
+      for (let i = 0; i < nodes.length; i++) {
+        await waitFor(`client-${i} on ${nodes[i]} to resolve and reach the Service`, 120_000, async () => {
+          const p = await podPhase(`client-${i}`);
+          if (p === "Failed") throw new Error(`client-${i}: ${await kubectl("-n", VERIFY_NS, "logs", `client-${i}`)}`);
+          return p === "Succeeded" ? true : `client-${i} ${p}`;
+        });
+      }
+    });
+    await phase("NodePort answers from the host on every node", async () => {
+      const port = await kubectl("-n", VERIFY_NS, "get", "svc", "web", "-o", "jsonpath={.spec.ports[0].nodePort}");
+      const subnet = (await $`docker network inspect ${NETWORK} -f ${"{{(index .IPAM.Config 0).Subnet}}"}`).stdout.trim();
+      const ips = (await kubectl("get", "nodes", "-o", 'jsonpath={.items[*].status.addresses[?(@.type=="InternalIP")].address}')).split(" ");
+      for (const ip of ips) {
+        // only the kind network's own addresses: traffic never leaves this machine
+        if (!inSubnet(ip, subnet)) throw new Error(`node address ${ip} is outside the kind network ${subnet}`);
+        await waitFor(`http://${ip}:${port} to answer 200`, 30_000, async () => {
+          const r = await fetch(`http://${ip}:${port}/`, { signal: AbortSignal.timeout(3000) });
+          return r.status === 200 ? true : `HTTP ${r.status}`;
+        });
+      }
+    });
+    const worker = nodes.find((n) => n.endsWith("-worker")) ?? nodes[1] ?? "";
+    await phase(`${worker} back to Ready after docker restart`, async () => {
+      await $`docker restart ${worker}`;
+      const restarted = Date.parse((await $`docker inspect -f ${"{{.State.StartedAt}}"} ${worker}`).stdout.trim());
+      // Ready alone could be stale: the kubelet must have renewed its lease since the restart, and the
+      // node's own pods (kube-proxy, netd) must be running again
+      await waitFor(`${worker} Ready, its lease renewed and its pods ready after the restart`, 180_000, async () => {
+        const ready = await kubectl("get", "node", worker, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}');
+        const renew = Date.parse(await kubectl("-n", "kube-node-lease", "get", "lease", worker, "-o", "jsonpath={.spec.renewTime}"));
+        const pods = await kubectl("-n", "kube-system", "get", "pods", "--field-selector", `spec.nodeName=${worker}`, "-o",
+          'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}');
+        const ok = ready === "True" && renew > restarted && pods.trim() !== "" && !pods.includes("=False");
+        return ok || `Ready=${ready}, lease renewed ${renew > restarted ? "after" : "before"} restart, pods ${pods.trim()}`;
+      });
+    });
+  } finally {
+    await kubectl("delete", "namespace", VERIFY_NS, "--wait=true", "--timeout=120s").catch(() => undefined);
+  }
+  log(`${chalk.green("verified")}: ${CLUSTER} passes its acceptance checks`);
+}
+
+function inSubnet(ip: string, cidr: string): boolean {
+  const toInt = (a: string): number => a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+  const [base = "", bits = "32"] = cidr.split("/");
+  const mask = Number(bits) === 0 ? 0 : 2 ** 32 - 2 ** (32 - Number(bits));
+  return (toInt(ip) & mask) >>> 0 === (toInt(base) & mask) >>> 0;
+}
+
 function parseMode(args: string[]): Mode {
   const flag = args.find((a) => a.startsWith("--images="))?.slice("--images=".length);
   const mode = flag ?? process.env.KOC_TESTBED_IMAGES ?? (process.env.GITHUB_ACTIONS === "true" ? "stock" : "local");
@@ -304,8 +435,9 @@ async function main(): Promise<number> {
   if (cmd === "up") await up(parseMode(rest));
   else if (cmd === "down") await down();
   else if (cmd === "status") return status();
+  else if (cmd === "verify") await verify();
   else {
-    console.error("usage: node testbed/cluster.ts up [--images=local|stock] | down | status");
+    console.error("usage: node testbed/cluster.ts up [--images=local|stock] | down | status | verify");
     return 2;
   }
   return 0;
@@ -314,8 +446,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const e = err as { stderr?: string; message?: string };
-    console.error(chalk.red(`cluster: ${e.stderr?.trim() || e.message || String(err)}`));
+    // a failed build step: show the tail of what it printed, not zx's stack
+    const e = err as { stderr?: string; stdout?: string; exitCode?: number; message?: string };
+    const out = [e.stdout, e.stderr].filter(Boolean).join("\n").trim().split("\n").slice(-25).join("\n");
+    console.error(chalk.red(`cluster: ${out || e.message || String(err)}${e.exitCode ? ` (exit ${e.exitCode})` : ""}`));
     process.exit(1);
   },
 );

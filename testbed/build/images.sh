@@ -55,14 +55,21 @@ install -m 0755 "$KBIN/kubectl" "$d/usr/local/bin/kubectl"; install -m 0755 "$TB
 import "koc.local/netd:$KEY" "$d" --change 'ENTRYPOINT ["/usr/local/bin/netd"]'
 binimage "koc.local/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" \
   "$COMP/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION/local-path-provisioner"
-busybox_root() { # busybox_root DIR: Debian's static busybox with its applets linked in /bin
-  mkdir -p "$1/bin" "$1/etc"; install -m 0755 /bin/busybox "$1/bin/busybox"
-  for a in $(/bin/busybox --list); do [ -e "$1/bin/$a" ] || ln -s busybox "$1/bin/$a"; done
-  echo 'root:x:0:0:root:/root:/bin/sh' >"$1/etc/passwd"; echo 'root:x:0:' >"$1/etc/group"
-  echo 'nobody:x:65534:65534::/:/bin/sh' >>"$1/etc/passwd"; echo 'nogroup:x:65534:' >>"$1/etc/group"
-}
-d=$(stage busybox); busybox_root "$d"
-bbver=$(/bin/busybox | head -n 1 | sed -E 's/^BusyBox v([0-9.]+).*/\1/')
+# busybox: Debian's dynamic build (the static one's wget crashes in glibc's resolver) with just the
+# libraries it links, its applets linked in /bin
+d=$(stage busybox); n=$(stage busybox-src "$(rootfs net)")
+mkdir -p "$d/bin" "$d/etc" "$d/root"
+cp -a "$n/bin/busybox" "$d/bin/busybox"
+for lib in $(chroot "$n" ldd /bin/busybox | grep -oE '/[^ ]+\.so[^ ]*'); do
+  mkdir -p "$d$(dirname "$lib")"; cp -aL "$n$lib" "$d$lib"
+done
+for a in $("$n/bin/busybox" --list 2>/dev/null || chroot "$n" /bin/busybox --list); do
+  [ -e "$d/bin/$a" ] || ln -s busybox "$d/bin/$a"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n' >"$d/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$d/etc/group"
+printf 'hosts: files dns\n' >"$d/etc/nsswitch.conf"
+bbver=$(chroot "$n" /bin/busybox 2>&1 || true); bbver=$(sed -nE '1s/^BusyBox v([0-9.]+).*/\1/p' <<<"$bbver")
 import "koc.local/local-path-helper:$bbver" "$d" --change 'CMD ["sh"]'
 import "koc.local/busybox:$bbver" "$d" --change 'CMD ["sh"]'
 workload_busybox="koc.local/busybox:$bbver"
