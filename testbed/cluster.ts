@@ -151,7 +151,19 @@ async function buildLocalImages(v: Versions): Promise<{ nodeImage: string; workl
     $`bash ${join(build, "images.sh")} ${CACHE} ${key} ${imagesTar} ${workloadsJson}`,
   );
   await phase(`node image ${tag}`, () => $`bash ${join(build, "node-image.sh")} ${CACHE} ${tag} ${imagesTar}`);
+  await pruneOtherBuilds(key);
   return { nodeImage: tag, workloads: JSON.parse(readFileSync(workloadsJson, "utf8")) };
+}
+
+/** Drop node images and archives of other build keys: each is a couple of GB. */
+async function pruneOtherBuilds(key: string): Promise<void> {
+  const dir = join(CACHE, "images");
+  for (const f of readdirSync(dir)) {
+    if (f.startsWith("images-")) await $`rm -f ${join(dir, f)}`; // preloaded into the node image now
+    else if (f.startsWith("workloads-") && !f.includes(key)) await $`rm -f ${join(dir, f)}`;
+  }
+  const tags = (await $`docker images koc.local/node --format {{.Repository}}:{{.Tag}}`).stdout.split("\n");
+  for (const t of tags.filter((t) => t && !t.endsWith(`-${key}`))) await $`docker rmi ${t}`.nothrow();
 }
 
 function kindConfig(): string {
@@ -186,8 +198,8 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<str
   }
 }
 
-async function waitHealthy(): Promise<void> {
-  await waitFor("3 Ready nodes", 300_000, async () => {
+async function waitHealthy(timeoutMs = 300_000): Promise<void> {
+  await waitFor("3 Ready nodes", timeoutMs, async () => {
     const out = await kubectl("get", "nodes", "--no-headers");
     const lines = out.trim().split("\n").filter(Boolean);
     const ready = lines.filter((l) => / Ready /.test(l)).length;
@@ -197,7 +209,7 @@ async function waitHealthy(): Promise<void> {
     ["kube-system", "coredns"],
     ["local-path-storage", "local-path-provisioner"],
   ] as const) {
-    await waitFor(`deployment ${ns}/${deploy} available`, 180_000, async () => {
+    await waitFor(`deployment ${ns}/${deploy} available`, timeoutMs, async () => {
       const out = await kubectl("-n", ns, "get", "deploy", deploy, "-o", "jsonpath={.status.availableReplicas}/{.spec.replicas}");
       const [a, want] = out.split("/");
       return a && a === want ? true : `available ${out}`;
@@ -205,15 +217,23 @@ async function waitHealthy(): Promise<void> {
   }
 }
 
-async function publishImages(workloads: Record<string, string>): Promise<void> {
-  const cm = {
+/**
+ * What the suites learn from the test bed itself: the refs of the images built here (kube-public/
+ * k8s-ops-conformance-images, key -> ref) and the node network (kube-public/k8s-ops-conformance-testbed),
+ * the only addresses outside the cluster that traffic from this machine may go to.
+ */
+async function publishTestbedInfo(workloads: Record<string, string> | undefined): Promise<void> {
+  const subnet = (await $`docker network inspect ${NETWORK} -f ${"{{(index .IPAM.Config 0).Subnet}}"}`).stdout.trim();
+  const cm = (name: string, data: Record<string, string>) => ({
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: { name: IMAGES_CONFIGMAP, namespace: "kube-public", labels: { "k8s-ops-conformance/testbed": "true" } },
-    data: workloads,
-  };
-  const file = join(CACHE, "images-configmap.json");
-  writeFileSync(file, JSON.stringify(cm));
+    metadata: { name, namespace: "kube-public", labels: { "k8s-ops-conformance/testbed": "true" } },
+    data,
+  });
+  const items = [cm("k8s-ops-conformance-testbed", { nodeNetwork: subnet, cluster: CLUSTER })];
+  if (workloads) items.push(cm(IMAGES_CONFIGMAP, workloads));
+  const file = join(CACHE, "testbed-configmaps.json");
+  writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "List", items }));
   await kubectl("apply", "-f", file);
 }
 
@@ -226,9 +246,20 @@ async function up(mode: Mode): Promise<void> {
   const nodes = await clusterNodes();
   if (nodes.length > 0) {
     await $`docker start ${nodes}`.nothrow(); // a stopped cluster (host reboot) comes back as it was
-    await phase("existing cluster healthy", waitHealthy);
-    log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
-    return;
+    const running = (await $`docker inspect -f ${"{{.Config.Image}}"} ${nodes[0]}`).stdout.trim();
+    const current = `koc.local/node:${v.KUBERNETES_VERSION}-${buildKey()}`;
+    if (mode === "local" && running !== current) {
+      log(chalk.yellow(`the cluster runs ${running}, the test bed files now make ${current}: npm run cluster:down, then up, to rebuild`));
+    }
+    const healthy = await phase("existing cluster healthy", () => waitHealthy(120_000).then(() => true, (e: Error) => {
+      log(chalk.yellow(`existing cluster unhealthy, recreating it: ${e.message}`));
+      return false;
+    }));
+    if (healthy) {
+      log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
+      return;
+    }
+    await $`${kind} delete cluster --name ${CLUSTER}`;
   }
   // stock: kind's own default node image for its version; local: the one built here
   let imageArgs: string[] = [];
@@ -254,9 +285,9 @@ async function up(mode: Mode): Promise<void> {
   } finally {
     await writeSysctls(saved);
   }
-  await phase("nodes Ready, CoreDNS and storage available", waitHealthy);
+  await phase("nodes Ready, CoreDNS and storage available", () => waitHealthy());
   await writeSysctls(saved); // kubelet rewrote them on start
-  if (workloads) await publishImages(workloads);
+  await publishTestbedInfo(workloads);
   log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
 }
 

@@ -113,6 +113,7 @@ cat >"$IMAGES_JSON" <<JSON
 }
 JSON
 docker save -o "$OUT.tmp" "${refs[@]}"
+docker rmi "${refs[@]}" >/dev/null # the archive is what the node image preloads: no second copy in docker
 mv "$OUT.tmp" "$OUT"
 printf '%s\n' "${refs[@]}" >"$OUT.list"
 echo "images: ${#refs[@]} saved to $OUT ($(du -h "$OUT" | cut -f1))"
