@@ -1,0 +1,105 @@
+import { describe, expect, test } from "vitest";
+import { environmentFor, parseCommandLine, tagPattern, UsageError, validateSelection } from "./args.ts";
+
+describe("command line", () => {
+  test("should parse run with every option", () => {
+    const command = parseCommandLine([
+      "run",
+      "--context",
+      "prod",
+      "--kubeconfig",
+      "/kc",
+      "--suite",
+      "smoke",
+      "--suite",
+      "workloads",
+      "--tag",
+      "@smoke",
+      "--no-cluster-up",
+      "--keep-namespace-on-failure",
+      "--timeout-scale",
+      "2",
+      "--run-id",
+      "r1",
+      "--reports-dir",
+      "out",
+    ]);
+    expect(command).toEqual({
+      name: "run",
+      options: {
+        context: "prod",
+        kubeconfig: "/kc",
+        suites: ["smoke", "workloads"],
+        tags: ["smoke"],
+        clusterUp: false,
+        keepNamespaceOnFailure: true,
+        timeoutScale: "2",
+        runId: "r1",
+        reportsDir: "out",
+        olderThanMinutes: 0,
+      },
+    });
+  });
+
+  test("should bring the test bed up unless told not to", () => {
+    expect(parseCommandLine(["run"]).options.clusterUp).toBe(true);
+  });
+
+  test("should treat --help as the help command", () => {
+    expect(parseCommandLine(["--help"]).name).toBe("help");
+    expect(parseCommandLine(["run", "-h"]).name).toBe("help");
+  });
+
+  test.each([
+    [[], "missing command; one of: run, list, cleanup, report, help"],
+    [["start"], 'unknown command "start"; one of: run, list, cleanup, report, help'],
+    [["run", "--bogus"], "Unknown option '--bogus'"],
+    [["run", "--context"], "Option '--context <value>' argument missing"],
+    [["run", "--context", ""], "--context needs a value"],
+    [["run", "smoke"], 'unexpected argument "smoke"; options start with --, see --help'],
+    [["report", "--context", "x"], '--context does not apply to "report"; see --help'],
+    [["list", "--no-cluster-up"], '--no-cluster-up does not apply to "list"; see --help'],
+    [["cleanup", "--older-than", "soon"], '--older-than needs a number of minutes >= 0, got "soon"'],
+  ])("should reject %j with one line saying what to fix", (argv, message) => {
+    expect(() => parseCommandLine(argv)).toThrowError(UsageError);
+    expect(() => parseCommandLine(argv)).toThrowError(message);
+    try {
+      parseCommandLine(argv);
+    } catch (error) {
+      expect((error as Error).message).not.toContain("\n");
+    }
+  });
+
+  test("should reject unknown suites and tags, listing what exists", () => {
+    const available = { suites: ["smoke", "workloads"], tags: ["smoke"] };
+    const opts = parseCommandLine(["run"]).options;
+    expect(() => validateSelection({ ...opts, suites: ["smok"] }, available)).toThrowError(
+      'no suite "smok" (suites/smok/); available: smoke, workloads',
+    );
+    expect(() => validateSelection({ ...opts, tags: ["slow"] }, available)).toThrowError(
+      "no test title carries @slow; tags in use: @smoke",
+    );
+    expect(() => validateSelection({ ...opts, tags: ["a b"] }, available)).toThrowError('--tag "a b" is not a tag');
+    expect(() => validateSelection({ ...opts, suites: ["smoke"], tags: ["smoke"] }, available)).not.toThrow();
+  });
+
+  test("should match tags as whole words", () => {
+    const pattern = new RegExp(tagPattern(["smoke", "slow"]) ?? "");
+    expect(pattern.test("Smoke > should answer @smoke")).toBe(true);
+    expect(pattern.test("x @slow")).toBe(true);
+    expect(pattern.test("x @smoke-extended")).toBe(false);
+    expect(tagPattern([])).toBeUndefined();
+  });
+
+  test("should pass flags to vitest as KOC_ variables, flags winning over the environment", () => {
+    const options = parseCommandLine(["run", "--context", "flag", "--keep-namespace-on-failure"]).options;
+    const env = environmentFor(options, { KOC_CONTEXT: "env", KOC_TIMEOUT_SCALE: "2", PATH: "/bin" });
+    expect(env).toMatchObject({
+      KOC_CONTEXT: "flag",
+      KOC_TIMEOUT_SCALE: "2",
+      KOC_KEEP_NAMESPACE_ON_FAILURE: "1",
+      PATH: "/bin",
+    });
+    expect(Object.values(env)).not.toContain(undefined);
+  });
+});

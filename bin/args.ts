@@ -1,0 +1,196 @@
+/**
+ * Command-line parsing and validation for bin/k8s-ops-conformance.ts (pure: no cluster, no process exit).
+ */
+import { parseArgs } from "node:util";
+
+export const EXIT = {
+  /** Every selected test passed (tests skipped with a reason are allowed). */
+  passed: 0,
+  /** At least one test failed, or the run left objects behind. */
+  failed: 1,
+  /** Bad command line or configuration: nothing was run. */
+  usage: 2,
+  /** The cluster could not be reached, or rejected our credentials. */
+  unreachable: 3,
+  /** Stopped by Ctrl-C / SIGTERM (shell convention 128 + signal number), after cleanup. */
+  interrupted: 130,
+  terminated: 143,
+} as const;
+
+/** A problem with how the tool was called or configured; exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export const COMMANDS = ["run", "list", "cleanup", "report", "help"] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export interface CliOptions {
+  context?: string | undefined;
+  kubeconfig?: string | undefined;
+  suites: string[];
+  tags: string[];
+  clusterUp: boolean;
+  keepNamespaceOnFailure: boolean;
+  timeoutScale?: string | undefined;
+  runId?: string | undefined;
+  reportsDir?: string | undefined;
+  /** cleanup: only objects created at least this many minutes ago (runs in progress on a shared cluster). */
+  olderThanMinutes: number;
+}
+
+export interface Command {
+  name: CommandName;
+  options: CliOptions;
+}
+
+const OPTIONS = {
+  context: { type: "string" },
+  kubeconfig: { type: "string" },
+  suite: { type: "string", multiple: true },
+  tag: { type: "string", multiple: true },
+  "no-cluster-up": { type: "boolean" },
+  "keep-namespace-on-failure": { type: "boolean" },
+  "timeout-scale": { type: "string" },
+  "run-id": { type: "string" },
+  "reports-dir": { type: "string" },
+  "older-than": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+/** Which options each command accepts. */
+const ALLOWED: Record<CommandName, readonly OptionName[]> = {
+  run: [
+    "context",
+    "kubeconfig",
+    "suite",
+    "tag",
+    "no-cluster-up",
+    "keep-namespace-on-failure",
+    "timeout-scale",
+    "run-id",
+    "reports-dir",
+    "help",
+  ],
+  list: ["suite", "tag", "help"],
+  cleanup: ["context", "kubeconfig", "older-than", "help"],
+  report: ["reports-dir", "help"],
+  help: ["help"],
+};
+
+export const USAGE = `Usage: k8s-ops-conformance <command> [options]     (or: npm run e2e -- <command> [options])
+
+Commands:
+  run        run the scenario suites against a cluster (default target: the local test bed)
+  list       list the scenarios, optionally filtered by --suite/--tag
+  cleanup    delete everything k8s-ops-conformance created in earlier or interrupted runs
+  report     render reports/allure-results into reports/allure-report (HTML)
+  help       show this text
+
+Options (run):
+  --context NAME                 kubeconfig context to test (env KOC_CONTEXT); default: ${"kind-k8s-ops-conformance"}
+  --kubeconfig FILE              kubeconfig file (env KOC_KUBECONFIG); alone, its current-context is used
+  --suite NAME                   only suites/NAME/ (repeatable)
+  --tag TAG                      only tests whose title has @TAG (repeatable; any of them)
+  --no-cluster-up                do not start the local test bed when no target is given
+  --keep-namespace-on-failure    keep a failed test's namespace (env KOC_KEEP_NAMESPACE_ON_FAILURE=1)
+  --timeout-scale N              multiply every deadline by N (env KOC_TIMEOUT_SCALE)
+  --run-id ID                    label value for this run's objects (env KOC_RUN_ID); default: generated
+  --reports-dir DIR              where reports go (env KOC_REPORTS_DIR); default: reports
+
+Options (cleanup): --context, --kubeconfig as for run (no test bed start), and
+  --older-than MINUTES           only what was created at least MINUTES ago (leave runs in progress alone)
+
+Exit codes: 0 passed (skips allowed), 1 a test failed, 2 usage or configuration error,
+            3 cluster unreachable or unauthorised, 130/143 interrupted (after cleanup).`;
+
+type Parsed = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+
+/** The command named by the positionals, with the options it accepts; throws UsageError otherwise. */
+function commandName(parsed: Parsed): CommandName {
+  const [first, ...extra] = parsed.positionals;
+  const name = (first ?? (parsed.values.help ? "help" : undefined)) as CommandName | undefined;
+  if (name === undefined) throw new UsageError(`missing command; one of: ${COMMANDS.join(", ")}`);
+  if (!COMMANDS.includes(name)) throw new UsageError(`unknown command "${name}"; one of: ${COMMANDS.join(", ")}`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"; options start with --, see --help`);
+  const notAllowed = (Object.keys(parsed.values) as OptionName[]).find((option) => !ALLOWED[name].includes(option));
+  if (notAllowed) throw new UsageError(`--${notAllowed} does not apply to "${name}"; see --help`);
+  return name;
+}
+
+function cliOptions(v: Parsed["values"]): CliOptions {
+  for (const option of ["context", "kubeconfig", "timeout-scale", "run-id", "reports-dir"] as const) {
+    if (v[option] !== undefined && v[option].trim() === "") throw new UsageError(`--${option} needs a value`);
+  }
+  const olderThan = Number(v["older-than"] ?? 0);
+  if (!Number.isFinite(olderThan) || olderThan < 0) {
+    throw new UsageError(`--older-than needs a number of minutes >= 0, got "${v["older-than"]}"`);
+  }
+  return {
+    context: v.context,
+    kubeconfig: v.kubeconfig,
+    suites: v.suite ?? [],
+    tags: (v.tag ?? []).map((t) => t.replace(/^@/, "")),
+    clusterUp: !v["no-cluster-up"],
+    keepNamespaceOnFailure: v["keep-namespace-on-failure"] ?? false,
+    timeoutScale: v["timeout-scale"],
+    runId: v["run-id"],
+    reportsDir: v["reports-dir"],
+    olderThanMinutes: olderThan,
+  };
+}
+
+/** Parses argv (without node and script); throws UsageError with one line saying what to fix. */
+export function parseCommandLine(argv: readonly string[]): Command {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split("\n")[0]}; see --help`);
+  }
+  const name = commandName(parsed);
+  return { name: parsed.values.help ? "help" : name, options: cliOptions(parsed.values) };
+}
+
+/** Checks --suite and --tag against what exists, so a typo is an error rather than a run of nothing. */
+export function validateSelection(options: CliOptions, available: { suites: string[]; tags: string[] }): void {
+  for (const suite of options.suites) {
+    if (!available.suites.includes(suite)) {
+      throw new UsageError(
+        `no suite "${suite}" (suites/${suite}/); available: ${available.suites.join(", ") || "none"}`,
+      );
+    }
+  }
+  for (const tag of options.tags) {
+    if (!/^[a-z0-9][\w-]*$/i.test(tag)) throw new UsageError(`--tag "${tag}" is not a tag; write e.g. --tag smoke`);
+    if (!available.tags.includes(tag)) {
+      throw new UsageError(
+        `no test title carries @${tag}; tags in use: ${available.tags.map((t) => `@${t}`).join(", ") || "none"}`,
+      );
+    }
+  }
+}
+
+/** The vitest -t pattern matching any of the tags as a whole word in a test's full name. */
+export function tagPattern(tags: readonly string[]): string | undefined {
+  if (tags.length === 0) return undefined;
+  return `@(${tags.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})(?![\\w-])`;
+}
+
+/** The KOC_* environment handed to vitest: flags win over the environment they were given. */
+export function environmentFor(options: CliOptions, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const set = (value: string | undefined, fallback: string | undefined): string | undefined => value ?? fallback;
+  const merged: NodeJS.ProcessEnv = {
+    ...env,
+    KOC_CONTEXT: set(options.context, env.KOC_CONTEXT),
+    KOC_KUBECONFIG: set(options.kubeconfig, env.KOC_KUBECONFIG),
+    KOC_TIMEOUT_SCALE: set(options.timeoutScale, env.KOC_TIMEOUT_SCALE),
+    KOC_RUN_ID: set(options.runId, env.KOC_RUN_ID),
+    KOC_REPORTS_DIR: set(options.reportsDir, env.KOC_REPORTS_DIR),
+    KOC_KEEP_NAMESPACE_ON_FAILURE: options.keepNamespaceOnFailure ? "1" : env.KOC_KEEP_NAMESPACE_ON_FAILURE,
+  };
+  // A child process would see an undefined value as the text "undefined".
+  return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined));
+}

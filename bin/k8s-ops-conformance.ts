@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+/**
+ * k8s-ops-conformance: run the scenario suites against a cluster, list them, clean up after them and
+ * render their report. Every failure before tests start is one line on stderr and a distinct exit code
+ * (see EXIT in ./args.ts); `--help` prints the usage.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { sweepManaged } from "../helpers/cleanup.ts";
+import { type Config, ConfigError, readConfig } from "../helpers/config.ts";
+import { ImageError, resolveImages } from "../helpers/images.ts";
+import { connect, type Kube } from "../helpers/kube.ts";
+import { T } from "../helpers/timeouts.ts";
+import {
+  type CliOptions,
+  type Command,
+  EXIT,
+  environmentFor,
+  parseCommandLine,
+  tagPattern,
+  USAGE,
+  UsageError,
+  validateSelection,
+} from "./args.ts";
+import { scanSuites } from "./catalog.ts";
+import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
+
+const SUITES_DIR = join(PROJECT_ROOT, "suites");
+const VITEST = join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs");
+const ALLURE = join(PROJECT_ROOT, "node_modules", "allure", "cli.js");
+
+function say(line: string): void {
+  console.error(`k8s-ops-conformance: ${line}`);
+}
+
+/** Validated configuration and a reachable cluster, or a UsageError / ConfigError / UnreachableError. */
+async function prepareTarget(
+  options: CliOptions,
+  startTestbed: boolean,
+): Promise<{ cfg: Config; kube: Kube; env: NodeJS.ProcessEnv }> {
+  const env = environmentFor(options, process.env);
+  const cfg = readConfig(env);
+  resolveImages({ registry: cfg.imageRegistry, overrides: cfg.imageOverrides }); // bad KOC_IMAGE_* values fail here
+  const target = chooseTarget(cfg);
+  if (!target.explicit && startTestbed) await bringUpTestbed();
+  const kube = connect(target);
+  const version = await checkReachable(kube.kubeConfig);
+  say(`target: context "${kube.context}" at ${kube.server} (Kubernetes ${version}), run id ${cfg.runId}`);
+  // The workers use exactly what was checked here.
+  return { cfg, kube, env: { ...env, KOC_CONTEXT: kube.context, KOC_RUN_ID: cfg.runId } };
+}
+
+function vitestArgs(options: CliOptions, mode: "run" | "list"): string[] {
+  const args = [VITEST, mode, "--project", "e2e", ...options.suites.map((s) => `suites/${s}/`)];
+  const pattern = tagPattern(options.tags);
+  return pattern === undefined ? args : [...args, "--testNamePattern", pattern];
+}
+
+/** Runs vitest; Ctrl-C / SIGTERM is forwarded once, so vitest can end the tests and tear fixtures down. */
+async function runVitest(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; signal?: NodeJS.Signals }> {
+  // Own process group: a terminal's Ctrl-C reaches only us, and we pass it on exactly once
+  // (a second SIGINT makes vitest exit at once, skipping fixture teardown and diagnostics).
+  const child: ChildProcess = spawn(process.execPath, args, {
+    stdio: "inherit",
+    env,
+    cwd: PROJECT_ROOT,
+    detached: true,
+  });
+  let received: NodeJS.Signals | undefined;
+  const forward = (signal: NodeJS.Signals): void => {
+    if (received !== undefined) {
+      say(`${signal} again: killing vitest now`);
+      child.kill("SIGKILL");
+      return;
+    }
+    received = signal;
+    say(`${signal}: stopping the tests, then deleting what this run created (again to force)`);
+    child.kill(signal);
+    // vitest gets the time of a fixture teardown to stop; then it is killed so cleanup can start.
+    AbortSignal.timeout(T.diagnostics + T.hook).addEventListener("abort", () => child.kill("SIGKILL"), { once: true });
+  };
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  const code = await new Promise<number>((done) => child.on("exit", (exitCode) => done(exitCode ?? EXIT.failed)));
+  process.off("SIGINT", forward);
+  process.off("SIGTERM", forward);
+  return received === undefined ? { code } : { code, signal: received };
+}
+
+/** Deletes this run's namespaces and cluster-scoped objects; true when nothing is left. */
+async function sweepRun(kube: Kube, runId: string): Promise<boolean> {
+  const { deleted, remaining } = await sweepManaged(kube, { runId, timeout: T.cleanup });
+  if (deleted.length > 0) say(`cleanup: deleted ${deleted.length} object(s) of run ${runId}: ${deleted.join(", ")}`);
+  if (remaining.length > 0) say(`cleanup: still present after ${T.cleanup / 1000}s: ${remaining.join(", ")}`);
+  return remaining.length === 0;
+}
+
+async function run(options: CliOptions): Promise<number> {
+  validateSelection(options, scanSuites(SUITES_DIR));
+  const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
+  const result = await runVitest(vitestArgs(options, "run"), env);
+  const clean = await sweepRun(kube, cfg.runId);
+  if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
+  if (result.code !== 0) return EXIT.failed;
+  if (!clean) {
+    say("tests passed, but the run left objects behind (listed above); see npm run cleanup");
+    return EXIT.failed;
+  }
+  return EXIT.passed;
+}
+
+async function list(options: CliOptions): Promise<number> {
+  validateSelection(options, scanSuites(SUITES_DIR));
+  const result = await runVitest(vitestArgs(options, "list"), { ...process.env, KOC_LIST_ONLY: "1" });
+  return result.code === 0 ? EXIT.passed : EXIT.failed;
+}
+
+async function cleanup(options: CliOptions): Promise<number> {
+  const { kube } = await prepareTarget(options, false);
+  const olderThanMs = options.olderThanMinutes * 60_000;
+  const { deleted, remaining } = await sweepManaged(kube, { timeout: T.cleanup, olderThanMs });
+  say(deleted.length === 0 ? "cleanup: nothing to delete" : `cleanup: deleted ${deleted.join(", ")}`);
+  if (remaining.length > 0) {
+    say(`cleanup: still present: ${remaining.join(", ")}`);
+    return EXIT.failed;
+  }
+  return EXIT.passed;
+}
+
+async function report(options: CliOptions): Promise<number> {
+  const reportsDir = resolve(PROJECT_ROOT, options.reportsDir ?? process.env.KOC_REPORTS_DIR ?? "reports");
+  const results = join(reportsDir, "allure-results");
+  if (!existsSync(results)) throw new UsageError(`no results in ${results}; run the suites first (npm run e2e -- run)`);
+  const output = join(reportsDir, "allure-report");
+  const result = await runNode([ALLURE, "generate", results, "--output", output, "--name", "k8s-ops-conformance"]);
+  if (result !== 0) return EXIT.failed;
+  say(`report: ${join(output, "index.html")}`);
+  return EXIT.passed;
+}
+
+async function runNode(args: string[]): Promise<number> {
+  const child = spawn(process.execPath, args, { stdio: "inherit", cwd: PROJECT_ROOT });
+  return new Promise((done) => child.on("exit", (code) => done(code ?? EXIT.failed)));
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let command: Command;
+  try {
+    command = parseCommandLine(argv);
+    switch (command.name) {
+      case "help":
+        console.log(USAGE);
+        return EXIT.passed;
+      case "run":
+        return await run(command.options);
+      case "list":
+        return await list(command.options);
+      case "cleanup":
+        return await cleanup(command.options);
+      case "report":
+        return await report(command.options);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof ImageError) {
+      say(`error: ${error.message}`);
+      return EXIT.usage;
+    }
+    if (error instanceof UnreachableError) {
+      say(`error: ${error.message}`);
+      return EXIT.unreachable;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
+// Open sockets (keep-alive, watches) must not hold the process once the answer is known.
+process.exit();

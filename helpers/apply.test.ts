@@ -1,0 +1,64 @@
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { describe, expect, test } from "vitest";
+import { applyObject, loadManifests, MANIFESTS_DIR, manifestFiles, referencedSecrets } from "./apply.ts";
+import { fakeNamespace } from "./testing.ts";
+
+/** Every folder under manifests/ that holds YAML files. */
+function manifestFolders(dir: string = MANIFESTS_DIR): string[] {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  const here = entries.some((e) => e.isFile() && /\.ya?ml$/.test(e.name)) ? [relative(MANIFESTS_DIR, dir)] : [];
+  return [...here, ...entries.filter((e) => e.isDirectory()).flatMap((e) => manifestFolders(join(dir, e.name)))];
+}
+
+describe("apply", () => {
+  test.each(manifestFolders())("should render every shipped manifest in %s", (folder) => {
+    const objects = loadManifests(fakeNamespace(), folder, { extra: "x" });
+    for (const object of objects) expect(object.metadata?.labels?.["k8s-ops-conformance/run-id"]).toBe("unit");
+  });
+
+  test("should load the smoke manifests into the test namespace with pinned images", () => {
+    const [deployment, service] = loadManifests(fakeNamespace(), "smoke/nginx-service");
+    expect(deployment).toMatchObject({ kind: "Deployment", metadata: { name: "web", namespace: "koc-unit-abcde" } });
+    expect(JSON.stringify(deployment)).toContain("docker.io/library/nginx:1.27.5");
+    expect(service?.kind).toBe("Service");
+  });
+
+  test("should say when a manifest path does not exist", () => {
+    expect(() => manifestFiles("smoke/nope")).toThrowError(
+      'manifest path "smoke/nope" does not exist under manifests/',
+    );
+  });
+
+  test("should find Secrets referenced by env and envFrom", () => {
+    const deployment = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "app" },
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              {
+                name: "c",
+                env: [
+                  { name: "A", valueFrom: { secretKeyRef: { name: "db", key: "password" } } },
+                  { name: "B", valueFrom: { configMapKeyRef: { name: "cm", key: "k" } } },
+                ],
+                envFrom: [{ secretRef: { name: "api" } }, { configMapRef: { name: "cm" } }],
+              },
+            ],
+          },
+        },
+      },
+    };
+    expect(referencedSecrets([deployment])).toEqual(["db", "api"]);
+  });
+
+  test("should register a delete for cluster-scoped objects only", async () => {
+    const ns = fakeNamespace({ objects: { patch: async (o: unknown) => o } as never });
+    await applyObject(ns, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: ns.name } });
+    await applyObject(ns, { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: "sc-x" } });
+    expect(ns.undo).toEqual(["delete StorageClass/sc-x"]);
+  });
+});

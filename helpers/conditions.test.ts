@@ -1,0 +1,94 @@
+import type { V1Deployment, V1EndpointSlice, V1Pod } from "@kubernetes/client-node";
+import { describe, expect, test } from "vitest";
+import { deploymentAvailable, podsReady, serviceEndpointsReady, showPod } from "./conditions.ts";
+import { fakeNamespace } from "./testing.ts";
+
+const ns = fakeNamespace();
+
+function deployment(status: V1Deployment["status"], generation = 2): V1Deployment {
+  return { metadata: { name: "web", generation }, status };
+}
+
+function pod(name: string, ready: boolean, extra: Partial<V1Pod["status"]> = {}): V1Pod {
+  return {
+    metadata: { name },
+    spec: { nodeName: "w1", containers: [{ name: "nginx" }] },
+    status: {
+      phase: "Running",
+      conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
+      containerStatuses: [{ name: "nginx", ready, restartCount: 0, image: "i", imageID: "", state: {} }],
+      ...extra,
+    },
+  };
+}
+
+describe("conditions", () => {
+  const available = deploymentAvailable(ns, "web", 2);
+
+  test("should accept a deployment only when the latest generation is fully available", () => {
+    const done = {
+      observedGeneration: 2,
+      replicas: 2,
+      updatedReplicas: 2,
+      readyReplicas: 2,
+      availableReplicas: 2,
+      conditions: [{ type: "Available", status: "True" }],
+    };
+    expect(available.ok(deployment(done))).toBe(true);
+    expect(available.ok(deployment({ ...done, observedGeneration: 1 }))).toBe(false);
+    expect(available.ok(deployment({ ...done, replicas: 3 }))).toBe(false); // an old pod still around
+  });
+
+  test("should show a deployment's progress in one line", () => {
+    const status = {
+      observedGeneration: 2,
+      replicas: 2,
+      updatedReplicas: 2,
+      readyReplicas: 1,
+      availableReplicas: 1,
+      conditions: [{ type: "Available", status: "False", reason: "MinimumReplicasUnavailable", message: "no minimum" }],
+    };
+    expect(available.show?.(deployment(status))).toBe(
+      "deployment koc-unit-abcde/web: generation 2 (observed 2), replicas 2, updated 2, ready 1, available 1 of 2 wanted; " +
+        "Available=False (MinimumReplicasUnavailable: no minimum)",
+    );
+  });
+
+  test("should show why a pod is not ready", () => {
+    const crashing = pod("web-1", false, {
+      phase: "Running",
+      containerStatuses: [
+        {
+          name: "nginx",
+          ready: false,
+          restartCount: 3,
+          image: "i",
+          imageID: "",
+          state: { waiting: { reason: "CrashLoopBackOff" } },
+        },
+      ],
+    });
+    expect(showPod(crashing)).toBe("web-1 0/1 Running node=w1 restarts=3 nginx: waiting CrashLoopBackOff");
+  });
+
+  test("should want exactly the number of ready pods", () => {
+    const check = podsReady(ns, "app=web", 2);
+    expect(check.ok([pod("a", true), pod("b", true)])).toBe(true);
+    expect(check.ok([pod("a", true), pod("b", false)])).toBe(false);
+    expect(check.ok([pod("a", true), pod("b", true), pod("c", true)])).toBe(false);
+    expect(check.show?.([])).toBe("no pods match app=web");
+  });
+
+  test("should count ready endpoints across slices", () => {
+    const check = serviceEndpointsReady(ns, "web", 2);
+    const slice = (ready: boolean[]): V1EndpointSlice => ({
+      addressType: "IPv4",
+      endpoints: ready.map((r, i) => ({ addresses: [`10.0.0.${i}`], conditions: { ready: r } })),
+    });
+    expect(check.ok([slice([true]), slice([true])])).toBe(true);
+    expect(check.ok([slice([true, false])])).toBe(false);
+    expect(check.show?.([slice([true, false])])).toBe(
+      "service koc-unit-abcde/web: 1 ready endpoint(s) of 2 (10.0.0.0 ready=true; 10.0.0.1 ready=false), wanted 2 ready",
+    );
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * The suite's `test`: vitest's, plus two fixtures. Import `test` and `expect` from here, never from vitest.
+ *
+ *   kube  (per worker)  clients for the configured context (helpers/kube.ts)
+ *   ns    (per test)    a fresh namespace `koc-<scenario>-<random>` (helpers/namespace.ts TestNamespace)
+ *
+ * After each test that uses `ns`: if it failed, diagnostics are collected and attached BEFORE anything is
+ * deleted; then deferred undo steps run (LIFO) and the namespace is deleted, unless it failed and
+ * KOC_KEEP_NAMESPACE_ON_FAILURE is set. Errors of failed tests are scrubbed of Secret values.
+ */
+import { join, relative, resolve } from "node:path";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import * as allure from "allure-js-commons";
+import { inject, test as vitestTest } from "vitest";
+import { config, KEPT_LABEL } from "./config.ts";
+import { collectDiagnostics, safeFileName, saveArtifacts } from "./diagnostics.ts";
+import type { ImageTable } from "./images.ts";
+import { connect, type Kube } from "./kube.ts";
+import {
+  CleanupStack,
+  createTestNamespace,
+  deleteNamespace,
+  scenarioFromFile,
+  type TestNamespace,
+} from "./namespace.ts";
+import { redactor } from "./redact.ts";
+import { log, step, titleTags } from "./report.ts";
+import { T } from "./timeouts.ts";
+import { withDeadline } from "./wait.ts";
+
+export { describe, expect } from "vitest";
+
+declare module "vitest" {
+  /** Values the global setup (helpers/global-setup.ts) hands to every worker. */
+  export interface ProvidedContext {
+    images: ImageTable;
+  }
+}
+
+const SUITES_DIR = resolve(import.meta.dirname, "..", "suites");
+
+interface TaskLike {
+  name: string;
+  suite?: TaskLike | undefined;
+}
+
+/** `Smoke: nginx Service > should answer`: the describe blocks and the test title, as in JUnit and the console. */
+export function testTitle(task: TaskLike): string {
+  const names: string[] = [];
+  // The chain ends at the file's own suite (it has a filepath); its name is the file, not a title.
+  for (let t: TaskLike | undefined = task; t !== undefined && !("filepath" in t); t = t.suite) names.unshift(t.name);
+  return names.join(" > ");
+}
+
+/** `reports/artifacts/smoke/nginx-service/<test>/` for a test in suites/smoke/nginx-service.e2e.test.ts. */
+export function artifactDir(reportsDir: string, testFile: string, title: string): string {
+  const file = relative(SUITES_DIR, testFile).replace(/(\.serial)?\.e2e\.test\.ts$/, "");
+  return join(reportsDir, "artifacts", file, safeFileName(title));
+}
+
+async function keepNamespace(kube: Kube, name: string): Promise<void> {
+  const patch: KubernetesObject = {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name, labels: { [KEPT_LABEL]: "true" } },
+  };
+  await kube.objects.patch(
+    patch,
+    undefined,
+    undefined,
+    "k8s-ops-conformance-keep",
+    true,
+    "application/merge-patch+json",
+  );
+  log(`namespace ${name} kept for inspection (KOC_KEEP_NAMESPACE_ON_FAILURE); remove with: npm run cleanup`);
+}
+
+export const test = vitestTest
+  .extend("kube", { scope: "worker" }, async (): Promise<Kube> => connect(config()))
+  .extend("ns", async ({ kube, task, signal, onTestFailed }, { onCleanup }): Promise<TestNamespace> => {
+    const cfg = config();
+    const title = testTitle(task);
+    const name = await createTestNamespace(kube, scenarioFromFile(task.file.filepath), cfg.runId, title);
+    const undo = new CleanupStack();
+    await allure.tags(...titleTags(task.name));
+    // Runs after every fixture teardown: the last chance to take Secret values out of the failure.
+    onTestFailed(({ task: failed }) => {
+      for (const error of failed.result?.errors ?? []) redactor.scrubError(error);
+    });
+    onCleanup(async () => {
+      const failed = task.result?.state === "fail";
+      if (failed) {
+        const dir = artifactDir(cfg.reportsDir, task.file.filepath, title);
+        await step(`diagnostics of ${name}, taken after the failure (also in ${dir})`, () =>
+          withDeadline(`diagnostics for ${name}`, T.diagnostics, collectDiagnostics(kube, name))
+            .then((artifacts) => saveArtifacts(artifacts, dir))
+            .catch((error: Error) => log(`could not collect diagnostics for ${name}: ${error.message}`)),
+        );
+      }
+      const undoFailures = await undo.run();
+      if (failed && cfg.keepNamespaceOnFailure) await keepNamespace(kube, name);
+      else await deleteNamespace(kube, name);
+      if (undoFailures.length > 0) throw new Error(`cleanup after the test failed:\n  ${undoFailures.join("\n  ")}`);
+    });
+    return {
+      name,
+      kube,
+      images: inject("images"),
+      runId: cfg.runId,
+      signal,
+      defer: (description, step) => undo.push(description, step),
+    };
+  });
+
+export type { TestNamespace } from "./namespace.ts";

@@ -1,0 +1,80 @@
+/**
+ * Runs once per e2e run, in vitest's main process: connects, prints the banner (context, server version,
+ * nodes, run id), writes it as the Allure environment, resolves the image table once and hands it to the
+ * workers. Teardown sweeps what this run created (the CLI sweeps again after vitest exits, which also
+ * covers an interrupted run).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { sweepManaged } from "./cleanup.ts";
+import { banner, config } from "./config.ts";
+import { type ImageTable, resolveImages, TESTBED_IMAGES_CONFIGMAP } from "./images.ts";
+import { connect, isNotFound, type Kube } from "./kube.ts";
+import { T } from "./timeouts.ts";
+
+/** The test bed's image references, or undefined when its ConfigMap does not exist. */
+async function testbedImages(kube: Kube): Promise<Record<string, string> | undefined> {
+  try {
+    return (await kube.core.readNamespacedConfigMap(TESTBED_IMAGES_CONFIGMAP)).data ?? {};
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+function writeAllureEnvironment(resultsDir: string, entries: Record<string, string>): void {
+  mkdirSync(resultsDir, { recursive: true });
+  const escapeValue = (text: string): string => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+  const lines = Object.entries(entries).map(([key, value]) => `${key.replace(/[ =:]/g, "_")}=${escapeValue(value)}`);
+  writeFileSync(join(resultsDir, "environment.properties"), `${lines.join("\n")}\n`);
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (process.env.KOC_LIST_ONLY) {
+    // `k8s-ops-conformance list` only collects test names: no cluster needed.
+    project.provide("images", resolveImages({}));
+    return async () => {};
+  }
+  const cfg = config();
+  const kube = connect(cfg);
+  const [version, nodes, fromTestbed] = await Promise.all([
+    kube.version.getCode(),
+    kube.core.listNode(),
+    testbedImages(kube),
+  ]);
+  const images: ImageTable = resolveImages({
+    testbed: fromTestbed,
+    registry: cfg.imageRegistry,
+    overrides: cfg.imageOverrides,
+  });
+  const nodeNames = nodes.items.map((n) => n.metadata?.name ?? "?");
+  console.log(
+    banner({
+      context: kube.context,
+      server: kube.server,
+      serverVersion: version.gitVersion,
+      nodes: nodeNames,
+      runId: cfg.runId,
+      timeoutScale: cfg.timeoutScale,
+    }),
+  );
+  console.log(
+    `  images:         ${fromTestbed ? "test bed ConfigMap + " : ""}pinned defaults${cfg.imageRegistry ? ` via ${cfg.imageRegistry}` : ""}`,
+  );
+  writeAllureEnvironment(join(cfg.reportsDir, "allure-results"), {
+    context: kube.context,
+    server: kube.server,
+    kubernetesVersion: version.gitVersion,
+    nodes: `${nodeNames.length}: ${nodeNames.join(", ")}`,
+    runId: cfg.runId,
+    timeoutScale: String(cfg.timeoutScale),
+    ...Object.fromEntries(Object.entries(images).map(([key, ref]) => [`image.${key}`, ref])),
+  });
+  project.provide("images", images);
+
+  return async () => {
+    const { remaining } = await sweepManaged(kube, { runId: cfg.runId, timeout: T.cleanup });
+    if (remaining.length > 0) console.warn(`cleanup: still present after the run: ${remaining.join(", ")}`);
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Every duration the suite waits for, in one table, in milliseconds.
+ *
+ * Deadlines are multiplied by KOC_TIMEOUT_SCALE (default 1) so a slow real cluster can be given more
+ * time without editing tests; poll intervals are not scaled (polling slower only makes a run slower).
+ * vitest's testTimeout and hookTimeout come from this table too (vitest.config.ts).
+ */
+
+/** Unscaled deadlines. Upstream k8s defaults are quoted where they differ, so the choice is visible. */
+export const BASE_TIMEOUTS = {
+  /** One API request, including transport retries. */
+  apiCall: 15_000,
+  /** Namespace created and its `default` ServiceAccount present (the token controller is usually < 1 s). */
+  namespaceReady: 30_000,
+  /** A pod scheduled, image present, containers Ready. Upstream PodStartShort is 2 min. */
+  podStart: 120_000,
+  /** A Deployment rollout completes. Upstream uses 5 min; 2–3 replicas on a test bed take seconds. */
+  rollout: 180_000,
+  /**
+   * A Service answers through kube-proxy after its endpoints are ready. Upstream KubeProxyLagTimeout is 5 min
+   * ("should be O(10s), observed values are O(1m)").
+   */
+  serviceReachable: 60_000,
+  /** One command run in a container with exec. */
+  exec: 30_000,
+  /** curl --max-time for one HTTP request from a client pod. */
+  httpRequest: 5_000,
+  /** Default window for holdsFor ("must not happen") checks. */
+  holdWindow: 15_000,
+  /** An object deleted and gone. */
+  delete: 60_000,
+  /** Collecting failure diagnostics for one namespace (events, logs, describe). */
+  diagnostics: 60_000,
+  /** The run-end sweep: every namespace and cluster-scoped object of the run gone. */
+  cleanup: 180_000,
+  /** The CLI's reachability check of the API server (exit 3 when it fails). Kept short: one line in 15 s. */
+  clusterCheck: 6_000,
+  /** vitest testTimeout: one scenario, fixtures included. The k8s guide asks for tests under 2 minutes. */
+  test: 300_000,
+  /** vitest hookTimeout: beforeAll/afterAll and globalSetup. */
+  hook: 120_000,
+} as const;
+
+/** Poll intervals (not scaled). k8s upstream polls every 2 s; that adds seconds to every wait, so we poll faster. */
+export const POLL = {
+  /** Pod, endpoint and HTTP state: cheap reads, fast changes. */
+  fast: 250,
+  /** Deployments, namespaces, cluster-scoped objects. */
+  normal: 500,
+  /** Sweeps over many objects (cleanup). */
+  slow: 1_000,
+} as const;
+
+export type TimeoutName = keyof typeof BASE_TIMEOUTS;
+export type Timeouts = { readonly [K in TimeoutName]: number };
+
+const MAX_SCALE = 20;
+
+/** Parses KOC_TIMEOUT_SCALE; throws with what to fix on a bad value. */
+export function parseTimeoutScale(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return 1;
+  const scale = Number(raw);
+  if (!Number.isFinite(scale) || scale <= 0 || scale > MAX_SCALE) {
+    throw new RangeError(`KOC_TIMEOUT_SCALE must be a number > 0 and <= ${MAX_SCALE} (e.g. 2.5), got "${raw}"`);
+  }
+  return scale;
+}
+
+/** The table multiplied by `scale` and rounded to whole milliseconds. */
+export function scaledTimeouts(scale: number): Timeouts {
+  const entries = Object.entries(BASE_TIMEOUTS).map(([name, ms]) => [name, Math.round(ms * scale)]);
+  return Object.freeze(Object.fromEntries(entries)) as Timeouts;
+}
+
+/** The scaled table for this process (KOC_TIMEOUT_SCALE is read once, at import). */
+export const T: Timeouts = scaledTimeouts(parseTimeoutScale(process.env.KOC_TIMEOUT_SCALE));
+
+/** "2m 5s", "750ms": how durations appear in messages. */
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  const totalSeconds = Math.round(ms / 100) / 10;
+  if (totalSeconds < 60) return `${totalSeconds}s`;
+  const minutes = Math.floor(totalSeconds / 60);
+  const seconds = Math.round(totalSeconds - minutes * 60);
+  return seconds === 0 ? `${minutes}m` : `${minutes}m ${seconds}s`;
+}

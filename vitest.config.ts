@@ -1,0 +1,50 @@
+/**
+ * Two projects:
+ *   unit  helpers and CLI logic, no cluster: `npm test` (typecheck + lint + this)
+ *   e2e   scenario suites against a live cluster: run through the CLI (`npm run e2e -- run ...`),
+ *         which validates the target and passes its configuration in KOC_* variables.
+ *
+ * retry is 0: a conformance verdict is never retried (transport errors are, inside the helpers).
+ */
+import { defineConfig } from "vitest/config";
+import { T } from "./helpers/timeouts.ts";
+
+const reportsDir = process.env.KOC_REPORTS_DIR || "reports";
+const isCI = Boolean(process.env.CI);
+
+// Scenarios mostly wait on the cluster, not on the CPU: run more files at once than there are cores.
+const e2eWorkers = Number(process.env.KOC_MAX_WORKERS || 4);
+
+export default defineConfig({
+  test: {
+    retry: 0,
+    allowOnly: !isCI,
+    teardownTimeout: T.cleanup + T.hook, // the global teardown sweeps the run's namespaces // a focused test must never reach CI and pass as "everything"
+    reporters: [
+      isCI ? "default" : "verbose",
+      ["./helpers/reporters/allure.ts", { resultsDir: `${reportsDir}/allure-results`, reportMatchers: false }],
+      ["./helpers/reporters/junit.ts", { outputFile: `${reportsDir}/junit.xml` }],
+    ],
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["helpers/**/*.test.ts", "bin/**/*.test.ts"],
+          exclude: ["**/*.e2e.test.ts", "**/node_modules/**"],
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["suites/**/*.e2e.test.ts"],
+          setupFiles: ["allure-vitest/setup"],
+          globalSetup: ["./helpers/global-setup.ts"],
+          testTimeout: T.test,
+          hookTimeout: T.hook,
+          maxWorkers: Number.isInteger(e2eWorkers) && e2eWorkers > 0 ? e2eWorkers : 4,
+          sequence: { concurrent: true },
+        },
+      },
+    ],
+  },
+});
