@@ -76,7 +76,7 @@ function buildKey(): string {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (!p.endsWith("cluster.ts")) hash.update(relative(TESTBED, p)).update(readFileSync(p));
+      else if (!/(cluster\.ts|\.md)$/.test(p)) hash.update(relative(TESTBED, p)).update(readFileSync(p));
     }
   };
   walk(TESTBED);
