@@ -24,6 +24,7 @@ import {
   validateSelection,
 } from "./args.ts";
 import { scanSuites } from "./catalog.ts";
+import { summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
 
 const SUITES_DIR = join(PROJECT_ROOT, "suites");
@@ -99,8 +100,11 @@ async function sweepRun(kube: Kube, runId: string): Promise<boolean> {
 async function run(options: CliOptions): Promise<number> {
   validateSelection(options, scanSuites(SUITES_DIR));
   const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
+  const startedAt = Date.now();
   const result = await runVitest(vitestArgs(options, "run"), env);
   const clean = await sweepRun(kube, cfg.runId);
+  const summary = summaryFromFile(join(resolve(PROJECT_ROOT, cfg.reportsDir), "junit.xml"), startedAt);
+  console.log(summary ?? "e2e: no test result was written (reports/junit.xml missing)");
   if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
   if (result.code !== 0) return EXIT.failed;
   if (!clean) {

@@ -137,8 +137,9 @@ async function buildLocalImages(v: Versions): Promise<{ nodeImage: string; workl
   await phase(`Kubernetes ${v.KUBERNETES_VERSION} binaries`, () =>
     $`bash ${join(build, "kubernetes.sh")} ${join(CACHE, `kubernetes-${v.KUBERNETES_VERSION}`)}`.quiet(false),
   );
-  await phase("etcd, CoreDNS, local-path-provisioner, crictl, kind", () =>
-    $`bash ${join(build, "components.sh")} ${join(CACHE, "components")}`,
+  await phase(
+    "etcd, CoreDNS, local-path-provisioner, crictl, kind",
+    () => $`bash ${join(build, "components.sh")} ${join(CACHE, "components")}`,
   );
   const sets = readFileSync(join(build, "rootfs-sets.env"), "utf8");
   for (const m of sets.matchAll(/^ROOTFS_([A-Z]+)=(.*)$/gm)) {
@@ -147,8 +148,9 @@ async function buildLocalImages(v: Versions): Promise<{ nodeImage: string; workl
     const out = join(CACHE, "rootfs", `${name.toLowerCase()}-${h}.tar`);
     await phase(`Debian rootfs ${name.toLowerCase()}`, () => $`bash ${join(build, "rootfs.sh")} ${out} ${pkgs}`);
   }
-  await phase("component and workload images", () =>
-    $`bash ${join(build, "images.sh")} ${CACHE} ${key} ${imagesTar} ${workloadsJson}`,
+  await phase(
+    "component and workload images",
+    () => $`bash ${join(build, "images.sh")} ${CACHE} ${key} ${imagesTar} ${workloadsJson}`,
   );
   await phase(`node image ${tag}`, () => $`bash ${join(build, "node-image.sh")} ${CACHE} ${tag} ${imagesTar}`);
   await pruneOtherBuilds(key);
@@ -159,7 +161,8 @@ async function buildLocalImages(v: Versions): Promise<{ nodeImage: string; workl
 async function pruneOtherBuilds(key: string): Promise<void> {
   const dir = join(CACHE, "images");
   for (const f of readdirSync(dir)) {
-    if (f.startsWith("images-")) await $`rm -f ${join(dir, f)}`; // preloaded into the node image now
+    if (f.startsWith("images-"))
+      await $`rm -f ${join(dir, f)}`; // preloaded into the node image now
     else if (f.startsWith("workloads-") && !f.includes(key)) await $`rm -f ${join(dir, f)}`;
   }
   const tags = (await $`docker images koc.local/node --format {{.Repository}}:{{.Tag}}`).stdout.split("\n");
@@ -193,7 +196,8 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<str
     const r = await check().catch((e: unknown) => String(e));
     if (r === true) return;
     last = r;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last seen: ${last}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last seen: ${last}`);
     await new Promise((res) => setTimeout(res, 1000)); // infrastructure poll interval, not a test wait
   }
 }
@@ -210,7 +214,15 @@ async function waitHealthy(timeoutMs = 300_000): Promise<void> {
     ["local-path-storage", "local-path-provisioner"],
   ] as const) {
     await waitFor(`deployment ${ns}/${deploy} available`, timeoutMs, async () => {
-      const out = await kubectl("-n", ns, "get", "deploy", deploy, "-o", "jsonpath={.status.availableReplicas}/{.spec.replicas}");
+      const out = await kubectl(
+        "-n",
+        ns,
+        "get",
+        "deploy",
+        deploy,
+        "-o",
+        "jsonpath={.status.availableReplicas}/{.spec.replicas}",
+      );
       const [a, want] = out.split("/");
       return a && a === want ? true : `available ${out}`;
     });
@@ -249,12 +261,21 @@ async function up(mode: Mode): Promise<void> {
     const running = (await $`docker inspect -f ${"{{.Config.Image}}"} ${nodes[0]}`).stdout.trim();
     const current = `koc.local/node:${v.KUBERNETES_VERSION}-${buildKey()}`;
     if (mode === "local" && running !== current) {
-      log(chalk.yellow(`the cluster runs ${running}, the test bed files now make ${current}: npm run cluster:down, then up, to rebuild`));
+      log(
+        chalk.yellow(
+          `the cluster runs ${running}, the test bed files now make ${current}: npm run cluster:down, then up, to rebuild`,
+        ),
+      );
     }
-    const healthy = await phase("existing cluster healthy", () => waitHealthy(120_000).then(() => true, (e: Error) => {
-      log(chalk.yellow(`existing cluster unhealthy, recreating it: ${e.message}`));
-      return false;
-    }));
+    const healthy = await phase("existing cluster healthy", () =>
+      waitHealthy(120_000).then(
+        () => true,
+        (e: Error) => {
+          log(chalk.yellow(`existing cluster unhealthy, recreating it: ${e.message}`));
+          return false;
+        },
+      ),
+    );
     if (healthy) {
       log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
       return;
@@ -300,7 +321,8 @@ async function down(): Promise<void> {
   }
   const net = await $`docker network inspect ${NETWORK} -f ${"{{json .Labels}} {{len .Containers}}"}`.nothrow();
   if (net.exitCode === 0 && net.stdout.includes('"app.kubernetes.io/managed-by":"k8s-ops-conformance"')) {
-    if (net.stdout.trim().endsWith(" 0")) await phase(`network ${NETWORK} removed`, () => $`docker network rm ${NETWORK}`);
+    if (net.stdout.trim().endsWith(" 0"))
+      await phase(`network ${NETWORK} removed`, () => $`docker network rm ${NETWORK}`);
     else log(`network ${NETWORK} kept: other containers still use it`);
   }
   const left = await $`docker ps -aq --filter label=io.x-k8s.kind.cluster=${CLUSTER}`.nothrow();
@@ -318,7 +340,8 @@ async function status(): Promise<number> {
     console.log(`${CLUSTER}: not created (run npm run cluster:up)`);
     return 1;
   }
-  const ps = await $`docker ps -a --filter label=io.x-k8s.kind.cluster=${CLUSTER} --format ${"{{.Names}}\t{{.Status}}\t{{.Image}}"}`;
+  const ps =
+    await $`docker ps -a --filter label=io.x-k8s.kind.cluster=${CLUSTER} --format ${"{{.Names}}\t{{.Status}}\t{{.Image}}"}`;
   console.log(ps.stdout.trim());
   const k = await $`${await kubectlPath()} --context ${CONTEXT} get nodes -o wide`.nothrow();
   console.log(k.exitCode === 0 ? k.stdout.trim() : `API server not answering: ${k.stderr.trim()}`);
@@ -376,7 +399,10 @@ spec:
       volumeMounts: [{ name: d, mountPath: /data }]
   volumes: [{ name: d, persistentVolumeClaim: { claimName: data } }]
 `;
-  return [base, clients.join("\n").replaceAll("metadata: { name: client", `metadata: { namespace: ${VERIFY_NS}, name: client`)];
+  return [
+    base,
+    clients.join("\n").replaceAll("metadata: { name: client", `metadata: { namespace: ${VERIFY_NS}, name: client`),
+  ];
 }
 
 async function podPhase(name: string): Promise<string> {
@@ -384,9 +410,12 @@ async function podPhase(name: string): Promise<string> {
 }
 
 async function verify(): Promise<void> {
-  const cm = await kubectl("-n", "kube-public", "get", "cm", IMAGES_CONFIGMAP, "-o", "jsonpath={.data}").catch(() => "");
+  const cm = await kubectl("-n", "kube-public", "get", "cm", IMAGES_CONFIGMAP, "-o", "jsonpath={.data}").catch(
+    () => "",
+  );
   const images: Record<string, string> = cm ? JSON.parse(cm) : {};
-  for (const k of ["nginx", "curl", "busybox"]) if (!images[k]) throw new Error(`no ${k} image published in kube-public/${IMAGES_CONFIGMAP}`);
+  for (const k of ["nginx", "curl", "busybox"])
+    if (!images[k]) throw new Error(`no ${k} image published in kube-public/${IMAGES_CONFIGMAP}`);
   const nodes = (await kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")).split(" ").filter(Boolean);
   if (nodes.length !== 3) throw new Error(`expected 3 nodes, found ${nodes.join(", ")}`);
   const [base, clients] = verifyManifests(nodes, images);
@@ -399,7 +428,9 @@ async function verify(): Promise<void> {
     await phase("PVC bound and written by a pod", () =>
       waitFor("pod writer to succeed with its PVC bound", 120_000, async () => {
         const p = await podPhase("writer");
-        return p === "Succeeded" ? true : `writer ${p}, pvc ${await kubectl("-n", VERIFY_NS, "get", "pvc", "data", "-o", "jsonpath={.status.phase}")}`;
+        return p === "Succeeded"
+          ? true
+          : `writer ${p}, pvc ${await kubectl("-n", VERIFY_NS, "get", "pvc", "data", "-o", "jsonpath={.status.phase}")}`;
       }),
     );
     await phase(`DNS and ClusterIP from a pod on each of ${nodes.length} nodes`, async () => {
@@ -415,8 +446,12 @@ async function verify(): Promise<void> {
     });
     await phase("NodePort answers from the host on every node", async () => {
       const port = await kubectl("-n", VERIFY_NS, "get", "svc", "web", "-o", "jsonpath={.spec.ports[0].nodePort}");
-      const subnet = (await $`docker network inspect ${NETWORK} -f ${"{{(index .IPAM.Config 0).Subnet}}"}`).stdout.trim();
-      const ips = (await kubectl("get", "nodes", "-o", 'jsonpath={.items[*].status.addresses[?(@.type=="InternalIP")].address}')).split(" ");
+      const subnet = (
+        await $`docker network inspect ${NETWORK} -f ${"{{(index .IPAM.Config 0).Subnet}}"}`
+      ).stdout.trim();
+      const ips = (
+        await kubectl("get", "nodes", "-o", 'jsonpath={.items[*].status.addresses[?(@.type=="InternalIP")].address}')
+      ).split(" ");
       for (const ip of ips) {
         // only the kind network's own addresses: traffic never leaves this machine
         if (!inSubnet(ip, subnet)) throw new Error(`node address ${ip} is outside the kind network ${subnet}`);
@@ -433,12 +468,30 @@ async function verify(): Promise<void> {
       // Ready alone could be stale: the kubelet must have renewed its lease since the restart, and the
       // node's own pods (kube-proxy, netd) must be running again
       await waitFor(`${worker} Ready, its lease renewed and its pods ready after the restart`, 180_000, async () => {
-        const ready = await kubectl("get", "node", worker, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}');
-        const renew = Date.parse(await kubectl("-n", "kube-node-lease", "get", "lease", worker, "-o", "jsonpath={.spec.renewTime}"));
-        const pods = await kubectl("-n", "kube-system", "get", "pods", "--field-selector", `spec.nodeName=${worker}`, "-o",
-          'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}');
+        const ready = await kubectl(
+          "get",
+          "node",
+          worker,
+          "-o",
+          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        );
+        const renew = Date.parse(
+          await kubectl("-n", "kube-node-lease", "get", "lease", worker, "-o", "jsonpath={.spec.renewTime}"),
+        );
+        const pods = await kubectl(
+          "-n",
+          "kube-system",
+          "get",
+          "pods",
+          "--field-selector",
+          `spec.nodeName=${worker}`,
+          "-o",
+          'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}',
+        );
         const ok = ready === "True" && renew > restarted && pods.trim() !== "" && !pods.includes("=False");
-        return ok || `Ready=${ready}, lease renewed ${renew > restarted ? "after" : "before"} restart, pods ${pods.trim()}`;
+        return (
+          ok || `Ready=${ready}, lease renewed ${renew > restarted ? "after" : "before"} restart, pods ${pods.trim()}`
+        );
       });
     });
   } finally {
