@@ -18,6 +18,7 @@ import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { $, chalk } from "zx";
+import { DEFAULT_IMAGES } from "../helpers/images.ts";
 
 const TESTBED = dirname(fileURLToPath(import.meta.url));
 const CLUSTER = "k8s-ops-conformance";
@@ -413,8 +414,8 @@ async function verify(): Promise<void> {
   const cm = await kubectl("-n", "kube-public", "get", "cm", IMAGES_CONFIGMAP, "-o", "jsonpath={.data}").catch(
     () => "",
   );
-  const images: Record<string, string> = cm ? JSON.parse(cm) : {};
-  for (const k of ["nginx", "curl", "busybox"])
+  // images built here (local mode) or the suites' public defaults (stock mode)
+  const images: Record<string, string> = { ...DEFAULT_IMAGES, ...(cm ? JSON.parse(cm) : {}) };
     if (!images[k]) throw new Error(`no ${k} image published in kube-public/${IMAGES_CONFIGMAP}`);
   const nodes = (await kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")).split(" ").filter(Boolean);
   if (nodes.length !== 3) throw new Error(`expected 3 nodes, found ${nodes.join(", ")}`);
