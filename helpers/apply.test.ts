@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, test } from "vitest";
 import { applyObject, loadManifests, MANIFESTS_DIR, manifestFiles, referencedSecrets } from "./apply.ts";
@@ -11,9 +11,21 @@ function manifestFolders(dir: string = MANIFESTS_DIR): string[] {
   return [...here, ...entries.filter((e) => e.isDirectory()).flatMap((e) => manifestFolders(join(dir, e.name)))];
 }
 
+/**
+ * A sample value ("1": a number, a word and a path segment alike) for every `{{name}}` a folder's manifests
+ * take from the test through apply(ns, folder, values), so folders that need values are rendered too.
+ */
+function sampleValues(folder: string): Record<string, string> {
+  const builtIn = new Set(["namespace", "runId", "image"]);
+  const names = manifestFiles(folder).flatMap((file) =>
+    [...readFileSync(file, "utf8").matchAll(/\{\{\s*([A-Za-z][\w.-]*)\s*\}\}/g)].map((m) => m[1] ?? ""),
+  );
+  return Object.fromEntries(names.filter((n) => !builtIn.has(n)).map((n) => [n, "1"]));
+}
+
 describe("apply", () => {
   test.each(manifestFolders())("should render every shipped manifest in %s", (folder) => {
-    const objects = loadManifests(fakeNamespace(), folder, { extra: "x" });
+    const objects = loadManifests(fakeNamespace(), folder, { extra: "x", ...sampleValues(folder) });
     for (const object of objects) expect(object.metadata?.labels?.["k8s-ops-conformance/run-id"]).toBe("unit");
   });
 

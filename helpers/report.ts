@@ -15,8 +15,12 @@ export function step<R>(name: string, body: () => R | Promise<R>): Promise<R> {
 
 /** Attaches text (YAML, logs, tables) to the current test or step, with Secret values scrubbed. */
 export async function attach(name: string, content: string, contentType = "text/plain"): Promise<void> {
-  const fileExtension =
-    contentType === "application/yaml" ? "yaml" : contentType === "application/json" ? "json" : "txt";
+  const extensions: Record<string, string> = {
+    "application/yaml": "yaml",
+    "application/json": "json",
+    "image/svg+xml": "svg",
+  };
+  const fileExtension = extensions[contentType] ?? "txt";
   await allure.attachment(redactor.scrub(name), redactor.scrub(content), { contentType, fileExtension });
 }
 

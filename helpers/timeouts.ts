@@ -25,6 +25,12 @@ export const BASE_TIMEOUTS = {
   exec: 30_000,
   /** curl --max-time for one HTTP request from a client pod. */
   httpRequest: 5_000,
+  /**
+   * A ConfigMap/Secret update reaches a mounted volume. The kubelet rewrites a pod's volumes when it resyncs
+   * the pod: every sync period (1 min by default) plus up to 50% jitter, plus the Secret/ConfigMap cache
+   * TTL when the kubelet does not use watches. Upstream allows 240 s + TTL (GetPodSecretUpdateTimeout).
+   */
+  configPropagation: 150_000,
   /** Default window for holdsFor ("must not happen") checks. */
   holdWindow: 15_000,
   /** An object deleted and gone. */

@@ -1,0 +1,75 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApiException, type V1Node } from "@kubernetes/client-node";
+import { describe, expect, test } from "vitest";
+import type { Kube } from "./kube.ts";
+import { type GuardedAddress, hostAnswers, hostHttpGet, hostNodeAccess } from "./node-access.ts";
+
+const node = (name: string, address: string, ready = true): V1Node => ({
+  metadata: { name },
+  status: {
+    addresses: [
+      { type: "Hostname", address: name },
+      { type: "InternalIP", address },
+    ],
+    conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
+  },
+});
+
+function kubeWith(nodeNetwork: string | undefined, nodes: V1Node[]): Kube {
+  return {
+    core: {
+      readNamespacedConfigMap: async () => {
+        if (nodeNetwork === undefined) throw new ApiException(404, "not found", {}, {});
+        return { data: { nodeNetwork } };
+      },
+      listNode: async () => ({ items: nodes }),
+    },
+  } as unknown as Kube;
+}
+
+describe("node access from this host", () => {
+  test("should send nothing when the test bed publishes no node network, and say why", async () => {
+    expect(await hostNodeAccess(kubeWith(undefined, [node("w1", "172.19.0.2")]))).toEqual({
+      published: false,
+      reason:
+        "no nodeNetwork published in ConfigMap kube-public/k8s-ops-conformance-testbed (not the local test bed), so no request is sent from this host to node addresses",
+    });
+  });
+
+  test("should list the Ready nodes' internal addresses inside the published network", async () => {
+    const nodes = [node("cp", "172.19.0.4"), node("w1", "172.19.0.3"), node("w2", "172.19.0.2", false)];
+    expect(await hostNodeAccess(kubeWith("172.19.0.0/16", nodes))).toEqual({
+      published: true,
+      nodeNetwork: "172.19.0.0/16",
+      nodes: [
+        { name: "cp", address: "172.19.0.4" },
+        { name: "w1", address: "172.19.0.3" },
+      ],
+    });
+  });
+
+  test("should refuse when a node's address is outside the published network, naming it", async () => {
+    const nodes = [node("cp", "172.19.0.4"), node("w1", "192.168.1.20")];
+    await expect(hostNodeAccess(kubeWith("172.19.0.0/16", nodes))).rejects.toThrowError(
+      "refusing to send requests from this host to 192.168.1.20: not inside the test bed's nodeNetwork 172.19.0.0/16",
+    );
+  });
+
+  test("should GET with the body over a fresh connection, and report a refused connection as status 0", async () => {
+    const server = createServer((req, res) => res.end(`hello ${req.headers.connection}`));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const loopback = "127.0.0.1" as GuardedAddress;
+    try {
+      expect(await hostHttpGet(loopback, port)).toEqual({ status: 200, body: "hello close", error: "" });
+      const check = hostAnswers(loopback, port, "hello");
+      expect(check.ok(await check.observe())).toBe(true);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    const refused = await hostHttpGet(loopback, port);
+    expect(refused.status).toBe(0);
+    expect(refused.error).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/ from this host: connect ECONNREFUSED/);
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * Single requests from this host (the machine running vitest) to node addresses, with the body: a NodePort
+ * checked "from outside the cluster". (helpers/prober.ts sends continuous requests the same way.)
+ *
+ * Network safety: requests go only to node addresses inside the node network the test bed publishes in
+ * kube-public/k8s-ops-conformance-testbed (the guard is helpers/prober.ts assertTestbedAddresses). Without
+ * that ConfigMap nothing is sent and `hostNodeAccess` says why, so the test can skip with the reason; an
+ * address outside the published network is refused with an error before a packet leaves. hostHttpGet only
+ * accepts addresses that went through that check (the GuardedAddress type).
+ *
+ *   const access = await hostNodeAccess(kube);
+ *   if (!access.published) skipBecause({ skip }, access.reason);
+ *   await waitFor("...", hostAnswers(access.nodes[0].address, nodePort, "Hello"), T.serviceReachable);
+ */
+import { request } from "node:http";
+import type { V1Node } from "@kubernetes/client-node";
+import { type HttpResult, showHttp } from "./exec.ts";
+import type { Kube } from "./kube.ts";
+import { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./prober.ts";
+import { formatDuration, T } from "./timeouts.ts";
+import type { Check } from "./wait.ts";
+
+/** A node address checked against the published node network: the only kind hostHttpGet accepts. */
+export type GuardedAddress = string & { readonly guardedNodeAddress: true };
+
+export interface HostReachableNode {
+  name: string;
+  address: GuardedAddress;
+}
+
+export type HostNodeAccess =
+  | { published: true; nodeNetwork: string; nodes: HostReachableNode[] }
+  | { published: false; reason: string };
+
+function internalAddress(node: V1Node): string {
+  return node.status?.addresses?.find((a) => a.type === "InternalIP")?.address ?? "";
+}
+
+function isReady(node: V1Node): boolean {
+  return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+}
+
+/**
+ * The InternalIP of every Ready node, each inside the published node network (else throws, naming it);
+ * or, without a published network, why this host must not send requests to nodes at all.
+ */
+export async function hostNodeAccess(kube: Kube): Promise<HostNodeAccess> {
+  const nodeNetwork = await testbedNodeNetwork(kube);
+  if (nodeNetwork === undefined) {
+    return {
+      published: false,
+      reason:
+        `no nodeNetwork published in ConfigMap ${TESTBED_CONFIGMAP.namespace}/${TESTBED_CONFIGMAP.name} (not the local ` +
+        "test bed), so no request is sent from this host to node addresses",
+    };
+  }
+  const nodes = (await kube.core.listNode()).items.filter(isReady);
+  const named = nodes.map((n) => ({ name: n.metadata?.name ?? "?", address: internalAddress(n) }));
+  assertTestbedAddresses(
+    named.map((n) => n.address),
+    nodeNetwork,
+  );
+  return {
+    published: true,
+    nodeNetwork,
+    nodes: named.map((n) => ({ name: n.name, address: n.address as GuardedAddress })),
+  };
+}
+
+/** GET http://address:port/path from this host on a fresh connection; status 0 and `error` when no answer came. */
+export function hostHttpGet(
+  address: GuardedAddress,
+  port: number,
+  path = "/",
+  timeout = T.httpRequest,
+): Promise<HttpResult> {
+  const where = `GET http://${address}:${port}${path} from this host`;
+  return new Promise((resolve) => {
+    const failed = (error: Error): void => resolve({ status: 0, body: "", error: `${where}: ${error.message}` });
+    const req = request(
+      { host: address, port, path, agent: false, headers: { connection: "close" }, timeout },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), error: "" }),
+        );
+        res.on("error", failed);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${formatDuration(timeout)}`)));
+    req.on("error", failed);
+    req.end();
+  });
+}
+
+/** A Check for waitFor: GET from this host answers `status` with a body containing `text`. */
+export function hostAnswers(address: GuardedAddress, port: number, text: string, status = 200): Check<HttpResult> {
+  return {
+    observe: () => hostHttpGet(address, port),
+    ok: (r) => r.status === status && r.body.includes(text),
+    show: showHttp,
+  };
+}

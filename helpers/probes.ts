@@ -1,0 +1,254 @@
+/**
+ * Probes observed from outside: restart counts of a named container (monotonic, as upstream's
+ * runLivenessTest checks them), the window in which a failing probe must restart a container, and the
+ * probe events (Unhealthy, Killing) the kubelet records.
+ *
+ *   const window = restartWindow(probeTiming(pod, "app", "livenessProbe"), { failingFromS: 8 });
+ *   await waitFor("container app restarted", restartsOf(ns, "liveness", "app", (n) => n >= 1), window.latestS * 1000);
+ */
+import type { CoreV1Event, V1ContainerStatus, V1Pod, V1Probe } from "@kubernetes/client-node";
+import { showPod } from "./conditions.ts";
+import { ConfigError, config, parseBoolean } from "./config.ts";
+import { formatEvents } from "./diagnostics.ts";
+import type { TestNamespace } from "./namespace.ts";
+import type { Check } from "./wait.ts";
+
+/** The settings that decide when a probe gives up, in seconds (API defaults filled in). */
+export interface ProbeTiming {
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  failureThreshold: number;
+  timeoutSeconds: number;
+}
+
+export type ProbeKind = "livenessProbe" | "readinessProbe" | "startupProbe";
+
+/** The API server's defaults for unset fields (core/v1 Probe). */
+export function timingOf(probe: V1Probe): ProbeTiming {
+  return {
+    initialDelaySeconds: probe.initialDelaySeconds ?? 0,
+    periodSeconds: probe.periodSeconds ?? 10,
+    failureThreshold: probe.failureThreshold ?? 3,
+    timeoutSeconds: probe.timeoutSeconds ?? 1,
+  };
+}
+
+/** The timing of `kind` on `container` of `pod` as the server stored it; throws naming what is missing. */
+export function probeTiming(pod: V1Pod, container: string, kind: ProbeKind): ProbeTiming {
+  const spec = pod.spec?.containers.find((c) => c.name === container);
+  const probe = spec?.[kind];
+  if (probe === undefined) {
+    throw new Error(`pod ${pod.metadata?.name} has no ${kind} on container "${container}"`);
+  }
+  return timingOf(probe);
+}
+
+/**
+ * Seconds for the kubelet and the runtime on top of what the probe settings imply: status reaching the
+ * API server (~1 s), stopping the container (grace 1 s in our manifests), and the 1 s resolution of
+ * container timestamps. Multiplied by KOC_TIMEOUT_SCALE for slow clusters.
+ */
+export const KUBELET_ALLOWANCE_S = 5;
+
+export interface RestartWindow {
+  /** Earliest kill, in seconds after the reference (the container's start unless told), minus 1 s of timestamp resolution. */
+  earliestS: number;
+  /** Latest kill the settings allow, in seconds after the reference, allowance included. */
+  latestS: number;
+  /** How latestS was computed, for reports and failure messages. */
+  explain: string;
+}
+
+/**
+ * When a probe that starts failing `failingFromS` seconds after the container started (0: from the start)
+ * kills the container. Failing begins at max(initialDelay, failingFrom); the first failing probe runs within
+ * one period of that, the kubelet kills after `failureThreshold` consecutive failures, each taking at most
+ * `timeoutSeconds`: latest = start + failureThreshold × period + timeout + allowance.
+ */
+export function restartWindow(
+  t: ProbeTiming,
+  options: { failingFromS?: number; allowanceS?: number; reference?: string } = {},
+): RestartWindow {
+  const from = Math.max(t.initialDelaySeconds, options.failingFromS ?? 0);
+  const allowance = options.allowanceS ?? KUBELET_ALLOWANCE_S;
+  const latestS = from + t.failureThreshold * t.periodSeconds + t.timeoutSeconds + allowance;
+  const earliestS = Math.max(0, from + (t.failureThreshold - 1) * t.periodSeconds - 1);
+  const start = options.failingFromS === undefined ? `initialDelay ${t.initialDelaySeconds}s` : `failing from ${from}s`;
+  return {
+    earliestS,
+    latestS,
+    explain:
+      `${start} + failureThreshold ${t.failureThreshold} × period ${t.periodSeconds}s + timeout ${t.timeoutSeconds}s` +
+      ` + allowance ${allowance}s = ${latestS}s after ${options.reference ?? "the container started"} (earliest ${earliestS}s)`,
+  };
+}
+
+/** KUBELET_ALLOWANCE_S times the run's KOC_TIMEOUT_SCALE, rounded up. */
+export function kubeletAllowanceS(): number {
+  return Math.ceil(KUBELET_ALLOWANCE_S * config().timeoutScale);
+}
+
+export function containerStatus(pod: V1Pod, container: string): V1ContainerStatus | undefined {
+  return pod.status?.containerStatuses?.find((s) => s.name === container);
+}
+
+/** Seconds from `from` to `to` (Dates or RFC 3339 strings, as client-node may hand either); NaN if one is missing. */
+export function secondsBetween(from: Date | string | undefined, to: Date | string | undefined): number {
+  if (from === undefined || to === undefined) return Number.NaN;
+  return (new Date(to).getTime() - new Date(from).getTime()) / 1000;
+}
+
+/** `restartCount=1, running since 12:00:08 (started=true, ready=false), last: Error exit 137 12:00:00–12:00:07`. */
+export function showContainer(status: V1ContainerStatus | undefined): string {
+  if (status === undefined) return "no status yet";
+  const time = (t: Date | string | undefined): string => (t ? new Date(t).toISOString().slice(11, 19) : "?");
+  const s = status.state;
+  const now = s?.running
+    ? `running since ${time(s.running.startedAt)}`
+    : s?.waiting
+      ? `waiting ${s.waiting.reason ?? ""}`
+      : s?.terminated
+        ? `terminated ${s.terminated.reason ?? ""} exit ${s.terminated.exitCode}`
+        : "no state";
+  const last = status.lastState?.terminated;
+  const previous = last
+    ? `, last: ${last.reason ?? "?"} exit ${last.exitCode} ${time(last.startedAt)}–${time(last.finishedAt)}`
+    : "";
+  return `restartCount=${status.restartCount}, ${now} (started=${status.started}, ready=${status.ready})${previous}`;
+}
+
+export class RestartCountDecreasedError extends Error {
+  override name = "RestartCountDecreasedError";
+}
+
+/** Remembers the highest restartCount seen; a lower one is an error (upstream: "restart count must be monotonic"). */
+export class RestartCounter {
+  readonly what: string;
+  #highest = -1;
+
+  constructor(what: string) {
+    this.what = what;
+  }
+
+  get highest(): number {
+    return this.#highest;
+  }
+
+  see(count: number): number {
+    if (count < this.#highest) {
+      throw new RestartCountDecreasedError(`${this.what}: restartCount went down from ${this.#highest} to ${count}`);
+    }
+    this.#highest = count;
+    return count;
+  }
+}
+
+/**
+ * A Check on the status of one named container: `ok(status)` decides (status is undefined before the
+ * kubelet reports one). Every observation's restartCount goes through `counter` (share one across waits
+ * to check monotonicity over a whole test); a decrease ends the wait at once with RestartCountDecreasedError.
+ */
+export function containerCheck(
+  ns: TestNamespace,
+  pod: string,
+  container: string,
+  ok: (status: V1ContainerStatus | undefined) => boolean,
+  counter: RestartCounter = new RestartCounter(`container ${ns.name}/${pod}/${container}`),
+): Check<V1Pod> {
+  return {
+    observe: async () => {
+      const found = await ns.kube.core.readNamespacedPod({ name: pod, namespace: ns.name });
+      counter.see(containerStatus(found, container)?.restartCount ?? 0);
+      return found;
+    },
+    ok: (p) => ok(containerStatus(p, container)),
+    show: (p) => `${showPod(p)}; container ${container}: ${showContainer(containerStatus(p, container))}`,
+  };
+}
+
+/** A Check on the restartCount of one named container (monotonic through `counter`, see containerCheck). */
+export function restartsOf(
+  ns: TestNamespace,
+  pod: string,
+  container: string,
+  ok: (restartCount: number) => boolean,
+  counter?: RestartCounter,
+): Check<V1Pod> {
+  return containerCheck(ns, pod, container, (s) => ok(s?.restartCount ?? 0), counter);
+}
+
+/** A Check: the container is running (not waiting, not terminated), ready or not. */
+export function containerRunning(ns: TestNamespace, pod: string, container: string): Check<V1Pod> {
+  return containerCheck(ns, pod, container, (s) => s?.state?.running !== undefined);
+}
+
+/** Seconds from the start of the last killed instance of `container` to its kill (kubelet timestamps, 1 s resolution). */
+export async function lastKillAfterSeconds(ns: TestNamespace, pod: string, container: string): Promise<number> {
+  const found = await ns.kube.core.readNamespacedPod({ name: pod, namespace: ns.name });
+  const last = containerStatus(found, container)?.lastState?.terminated;
+  return secondsBetween(last?.startedAt, last?.finishedAt);
+}
+
+/** An event the kubelet must have recorded: reason plus a piece of its message. */
+export interface EventWanted {
+  reason: string;
+  message: string;
+}
+
+/** What the kubelet records when a liveness probe restarts a container. */
+export const LIVENESS_RESTART_EVENTS: readonly EventWanted[] = [
+  { reason: "Unhealthy", message: "Liveness probe failed" },
+  { reason: "Killing", message: "failed liveness probe, will be restarted" },
+];
+
+/** What the kubelet records when a startup probe restarts a container. */
+export const STARTUP_RESTART_EVENTS: readonly EventWanted[] = [
+  { reason: "Unhealthy", message: "Startup probe failed" },
+  { reason: "Killing", message: "failed startup probe, will be restarted" },
+];
+
+/** The events matching `wanted` (reason equal, message containing the text). */
+export function findEvents(events: readonly CoreV1Event[], wanted: EventWanted): CoreV1Event[] {
+  return events.filter((e) => e.reason === wanted.reason && (e.message ?? "").includes(wanted.message));
+}
+
+/** A Check: every one of `wanted` appears among the events of pod `pod`. */
+export function podEvents(ns: TestNamespace, pod: string, wanted: readonly EventWanted[]): Check<CoreV1Event[]> {
+  return {
+    observe: async () =>
+      (
+        await ns.kube.core.listNamespacedEvent({
+          namespace: ns.name,
+          fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${pod}`,
+        })
+      ).items,
+    ok: (events) => wanted.every((w) => findEvents(events, w).length > 0),
+    show: (events) => {
+      const missing = wanted.filter((w) => findEvents(events, w).length === 0);
+      const names = missing.map((w) => `${w.reason} "${w.message}"`).join(", ");
+      return `missing ${names || "nothing"}; events of pod ${pod}:\n${formatEvents(events)}`;
+    },
+  };
+}
+
+/**
+ * KOC_PROBES_LIVENESS_DELAY: seconds /tmp/healthy exists before the liveness scenario removes it. The field
+ * notes use 30; the default 8 keeps the suite fast. Whole seconds, 1 to 300.
+ */
+export function livenessDelaySeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.KOC_PROBES_LIVENESS_DELAY?.trim();
+  if (raw === undefined || raw === "") return 8;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 300) {
+    throw new ConfigError(`KOC_PROBES_LIVENESS_DELAY must be whole seconds from 1 to 300 (e.g. 30), got "${raw}"`);
+  }
+  return seconds;
+}
+
+/**
+ * KOC_PROBES_SABOTAGE=1: every probes scenario is given a wrong setting (documented in each file's header),
+ * so each one fails and its report shows what a real failure looks like.
+ */
+export function probesSabotage(env: NodeJS.ProcessEnv = process.env): boolean {
+  return parseBoolean("KOC_PROBES_SABOTAGE", env.KOC_PROBES_SABOTAGE);
+}

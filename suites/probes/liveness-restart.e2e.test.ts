@@ -1,0 +1,162 @@
+/**
+ * Testname: Probing container, liveness probes restart the container
+ * Description: A container whose exec liveness probe `cat /tmp/healthy` starts failing (the file is removed
+ *   KOC_PROBES_LIVENESS_DELAY s after start, default 8, 30 in the field notes) MUST be killed and restarted,
+ *   inside the window its probe settings imply: failing from the removal + failureThreshold × period +
+ *   timeout + a kubelet allowance (helpers/probes.ts restartWindow); never before the file is gone. The pod's
+ *   events MUST show the probe failure (Unhealthy "Liveness probe failed") and the kill (Killing "failed
+ *   liveness probe"). The named container's restartCount MUST never decrease. Negative twin: when the file
+ *   stays, the container MUST NOT be restarted over the whole window (asserted only at its end). An httpGet
+ *   liveness probe on /health MUST restart nginx once /health answers 404.
+ * Not covered: tcpSocket and gRPC probes, CrashLoopBackOff timing after several restarts, probe-level
+ *   terminationGracePeriodSeconds.
+ * Serial or disruptive: no; one pod per test in its own namespace.
+ * On purpose: KOC_PROBES_SABOTAGE=1 keeps /tmp/healthy in the restart test (no restart: timeout), removes it
+ *   in the negative twin (restart: hold violated), and removes a file the http probe does not read.
+ */
+import { apply } from "../../helpers/apply.ts";
+import { exec } from "../../helpers/exec.ts";
+import { describe, expect, test } from "../../helpers/fixtures.ts";
+import type { TestNamespace } from "../../helpers/namespace.ts";
+import {
+  containerRunning,
+  kubeletAllowanceS,
+  LIVENESS_RESTART_EVENTS,
+  lastKillAfterSeconds,
+  livenessDelaySeconds,
+  podEvents,
+  probesSabotage,
+  probeTiming,
+  RestartCounter,
+  type RestartWindow,
+  restartsOf,
+  restartWindow,
+} from "../../helpers/probes.ts";
+import { capability, step } from "../../helpers/report.ts";
+import { T } from "../../helpers/timeouts.ts";
+import { holdsFor, waitFor } from "../../helpers/wait.ts";
+
+const HEALTHY_S = livenessDelaySeconds();
+const FOREVER_S = 3600;
+const SABOTAGE = probesSabotage();
+
+/** Applies the exec-liveness pod, waits until its container runs, returns the restart window of its probe. */
+async function startLivenessExec(ns: TestNamespace, healthySeconds: number): Promise<RestartWindow> {
+  await apply(ns, "probes/liveness-exec", { healthySeconds: String(healthySeconds) });
+  const pod = await waitFor(
+    `container ${ns.name}/liveness-exec/app is running`,
+    containerRunning(ns, "liveness-exec", "app"),
+    T.podStart,
+  );
+  const timing = probeTiming(pod, "app", "livenessProbe");
+  return restartWindow(timing, { failingFromS: HEALTHY_S, allowanceS: kubeletAllowanceS() });
+}
+
+describe("Probing container: liveness", () => {
+  test('should be restarted with an exec "cat /tmp/healthy" liveness probe once the file is removed', async ({
+    ns,
+  }) => {
+    await capability("Probes", "Liveness probe");
+    const counter = new RestartCounter(`container ${ns.name}/liveness-exec/app`);
+
+    const window = await step(`arrange: a busybox pod whose /tmp/healthy is removed after ${HEALTHY_S}s`, () =>
+      startLivenessExec(ns, SABOTAGE ? FOREVER_S : HEALTHY_S),
+    );
+
+    await step(`assert: container app is restarted (${window.explain})`, () =>
+      waitFor(
+        `container ${ns.name}/liveness-exec/app restarted by its liveness probe (restartCount >= 1)`,
+        restartsOf(ns, "liveness-exec", "app", (n) => n >= 1, counter),
+        window.latestS * 1000,
+        { signal: ns.signal },
+      ),
+    );
+
+    const killedAfter = await lastKillAfterSeconds(ns, "liveness-exec", "app");
+    await step(`assert: killed ${killedAfter}s after start, inside ${window.earliestS}–${window.latestS}s`, () => {
+      expect(killedAfter, `seconds from start to kill of ${ns.name}/liveness-exec/app`).toBeGreaterThanOrEqual(
+        window.earliestS,
+      );
+      expect(killedAfter, `seconds from start to kill (${window.explain})`).toBeLessThanOrEqual(window.latestS);
+    });
+
+    await step("assert: events show the liveness failure and the kill", () =>
+      waitFor(
+        `events of pod ${ns.name}/liveness-exec: Unhealthy and Killing`,
+        podEvents(ns, "liveness-exec", LIVENESS_RESTART_EVENTS),
+        T.apiCall,
+      ),
+    );
+  });
+
+  test('should *not* be restarted with an exec "cat /tmp/healthy" liveness probe while the file stays', async ({
+    ns,
+  }) => {
+    await capability("Probes", "Liveness probe");
+
+    const window = await step("arrange: a busybox pod whose /tmp/healthy stays", () =>
+      startLivenessExec(ns, SABOTAGE ? HEALTHY_S : FOREVER_S),
+    );
+
+    await step(`assert: restartCount stays 0 for ${window.latestS}s, the window the restart test allows`, () =>
+      holdsFor(
+        `container ${ns.name}/liveness-exec/app is never restarted`,
+        restartsOf(ns, "liveness-exec", "app", (n) => n === 0),
+        window.latestS * 1000,
+        { interval: 1000, signal: ns.signal },
+      ),
+    );
+  });
+
+  test("should be restarted with an httpGet /health liveness probe once /health answers 404", async ({ ns }) => {
+    await capability("Probes", "Liveness probe");
+    const counter = new RestartCounter(`container ${ns.name}/liveness-http/nginx`);
+
+    const pod = await step("arrange: an nginx pod serving /health", async () => {
+      await apply(ns, "probes/liveness-http");
+      return waitFor(
+        `container ${ns.name}/liveness-http/nginx is running`,
+        containerRunning(ns, "liveness-http", "nginx"),
+        T.podStart,
+      );
+    });
+    const window = restartWindow(probeTiming(pod, "nginx", "livenessProbe"), {
+      failingFromS: 0,
+      allowanceS: kubeletAllowanceS(),
+      reference: "/health was removed",
+    });
+
+    const removedAt = await step("act: remove /health from nginx's web root", async () => {
+      const file = SABOTAGE ? "/usr/share/nginx/html/other" : "/usr/share/nginx/html/health";
+      const removed = await exec(ns, "liveness-http", ["rm", "-f", file]);
+      expect(removed.exitCode, `rm -f ${file}: ${removed.stderr}`).toBe(0);
+      return performance.now();
+    });
+
+    await step(`assert: nginx is restarted (${window.explain})`, () =>
+      waitFor(
+        `container ${ns.name}/liveness-http/nginx restarted by its liveness probe (restartCount >= 1)`,
+        restartsOf(ns, "liveness-http", "nginx", (n) => n >= 1, counter),
+        window.latestS * 1000,
+        { signal: ns.signal },
+      ),
+    );
+    const seconds = Math.round((performance.now() - removedAt) / 100) / 10;
+    await step(`measured: restart seen ${seconds}s after the removal (window ${window.latestS}s)`, () =>
+      waitFor(
+        `events of pod ${ns.name}/liveness-http: Unhealthy and Killing`,
+        podEvents(ns, "liveness-http", LIVENESS_RESTART_EVENTS),
+        T.apiCall,
+      ),
+    );
+
+    await step("assert: the restarted container serves /health again and is not restarted again", () =>
+      holdsFor(
+        `container ${ns.name}/liveness-http/nginx stays at restartCount 1`,
+        restartsOf(ns, "liveness-http", "nginx", (n) => n === 1, counter),
+        window.latestS * 1000,
+        { interval: 1000, signal: ns.signal },
+      ),
+    );
+  });
+});

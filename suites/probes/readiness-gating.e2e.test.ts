@@ -1,0 +1,125 @@
+/**
+ * Testname: Probing container, readiness gates a Service's endpoints
+ * Description: Three nginx replicas whose readiness probe is httpGet /ready, with no /ready yet, MUST run but
+ *   not be Ready; the Service's EndpointSlices (discovery.k8s.io/v1) MUST list all three with ready=false and
+ *   none ready (held over 3 probe periods), and a request through the Service's ClusterIP MUST get no answer.
+ *   Once /ready exists in one pod, exactly that pod's IP MUST become ready, and the Service MUST route to it
+ *   (GET /ready answers with that pod's name). Once it exists in all three, all three IPs MUST be ready.
+ *   When it is removed from one, that IP MUST leave the ready set (still listed, ready=false) and that pod
+ *   MUST NOT be restarted: a readiness failure never restarts (held over 10 probe periods).
+ * Not covered: publishNotReadyAddresses, terminating endpoints, kube-proxy lag measurements, NodePort.
+ * Serial or disruptive: no; everything lives in the test's namespace.
+ * On purpose: KOC_PROBES_SABOTAGE=1 creates /ready in two pods where the test expects one, so "exactly that
+ *   pod's IP" fails and names both ready addresses.
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import { apply } from "../../helpers/apply.ts";
+import { showPod } from "../../helpers/conditions.ts";
+import { sameAddresses, serviceEndpoints } from "../../helpers/endpointslices.ts";
+import { exec, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/exec.ts";
+import { describe, expect, test } from "../../helpers/fixtures.ts";
+import type { TestNamespace } from "../../helpers/namespace.ts";
+import { containerStatus, probesSabotage, restartsOf } from "../../helpers/probes.ts";
+import { capability, step } from "../../helpers/report.ts";
+import { T } from "../../helpers/timeouts.ts";
+import { holdsFor, waitFor } from "../../helpers/wait.ts";
+
+const SABOTAGE = probesSabotage();
+const READY_FILE = "/usr/share/nginx/html/ready";
+const PERIOD_MS = 1000; // readinessProbe.periodSeconds in manifests/probes/readiness-gating
+
+/** Writes the pod's own name into /ready (so a GET through the Service says which pod answered), or removes it. */
+async function setReady(ns: TestNamespace, pod: string, ready: boolean): Promise<void> {
+  const script = ready ? `hostname > ${READY_FILE}` : `rm -f ${READY_FILE}`;
+  const result = await exec(ns, pod, ["sh", "-c", script]);
+  expect(result.exitCode, `${script} in ${ns.name}/${pod}: ${result.stderr}`).toBe(0);
+}
+
+describe("Probing container: readiness gating Service endpoints", () => {
+  test("should list only pods whose readiness probe passes as ready endpoints, and never restart the others", async ({
+    ns,
+  }) => {
+    await capability("Probes", "Readiness probe");
+
+    const { client, pods } = await step(
+      "arrange: 3 nginx replicas without /ready, a Service, a curl client",
+      async () => {
+        await apply(ns, "probes/readiness-gating");
+        const client = await startHttpClient(ns);
+        const pods = await waitFor(
+          `3 pods of ${ns.name}/web running (with pod IPs)`,
+          {
+            observe: async () =>
+              (await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: "app=web" })).items,
+            ok: (items: V1Pod[]) =>
+              items.length === 3 && items.every((p) => p.status?.podIP && containerStatus(p, "nginx")?.state?.running),
+            show: (items: V1Pod[]) => items.map(showPod).join("; ") || "no pods",
+          },
+          T.podStart,
+        );
+        return { client, pods: pods.map((p) => ({ name: p.metadata?.name ?? "", ip: p.status?.podIP ?? "" })) };
+      },
+    );
+    const [first, second, third] = pods;
+    if (!first || !second || !third) throw new Error(`expected 3 pods of ${ns.name}/web, got ${pods.length}`);
+    const all = pods.map((p) => p.ip);
+    const service = await ns.kube.core.readNamespacedService({ name: "web", namespace: ns.name });
+    const url = `http://${service.spec?.clusterIP}/ready`;
+
+    await step("assert: the EndpointSlices list 3 endpoints, none ready, over 3 probe periods", async () => {
+      const noneReady = serviceEndpoints(ns, "web", (s) => s.ready.length === 0 && sameAddresses(s.notReady, all));
+      await waitFor(`service ${ns.name}/web lists ${all.join(", ")} with ready=false`, noneReady, T.serviceReachable);
+      await holdsFor(`service ${ns.name}/web has no ready endpoint`, noneReady, 3 * PERIOD_MS);
+    });
+    await step(`assert: GET ${url} through the Service gets no answer`, async () => {
+      const answer = await httpGet(ns, client, url);
+      expect(answer.status, `GET ${url} with no ready endpoint: ${showHttp(answer)}`).toBe(0);
+    });
+
+    await step(`act: create /ready in ${first.name} only`, async () => {
+      await setReady(ns, first.name, true);
+      if (SABOTAGE) await setReady(ns, second.name, true);
+    });
+    await step(`assert: exactly ${first.ip} (${first.name}) is ready, and the Service routes to it`, async () => {
+      await waitFor(
+        `service ${ns.name}/web: ready endpoints exactly [${first.ip}]`,
+        serviceEndpoints(ns, "web", (s) => sameAddresses(s.ready, [first.ip]) && s.notReady.length === 2),
+        T.serviceReachable,
+      );
+      const answer = await waitFor(`GET ${url} answers 200`, httpAnswers(ns, client, url), T.serviceReachable);
+      expect(answer.body.trim(), `pod that answered GET ${url}`).toBe(first.name);
+    });
+
+    await step("act+assert: create /ready in all three; all three IPs are ready", async () => {
+      await setReady(ns, second.name, true);
+      await setReady(ns, third.name, true);
+      await waitFor(
+        `service ${ns.name}/web: ready endpoints exactly [${all.join(", ")}]`,
+        serviceEndpoints(ns, "web", (s) => sameAddresses(s.ready, all) && s.notReady.length === 0),
+        T.serviceReachable,
+      );
+    });
+
+    await step(`act: remove /ready from ${second.name}`, () => setReady(ns, second.name, false));
+    await step(`assert: ${second.ip} leaves the ready set and ${second.name} is never restarted`, async () => {
+      const others = [first.ip, third.ip];
+      const secondOut = serviceEndpoints(
+        ns,
+        "web",
+        (s) => sameAddresses(s.ready, others) && sameAddresses(s.notReady, [second.ip]),
+      );
+      await waitFor(
+        `service ${ns.name}/web: ${second.ip} listed with ready=false, others ready`,
+        secondOut,
+        T.serviceReachable,
+      );
+      await holdsFor(
+        `container ${ns.name}/${second.name}/nginx is not restarted by a failing readiness probe`,
+        restartsOf(ns, second.name, "nginx", (n) => n === 0),
+        10 * PERIOD_MS,
+        { interval: PERIOD_MS },
+      );
+      await holdsFor(`service ${ns.name}/web keeps ${second.ip} not ready`, secondOut, PERIOD_MS);
+    });
+  });
+});

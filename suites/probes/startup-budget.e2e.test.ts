@@ -1,0 +1,123 @@
+/**
+ * Testname: Probing container, startup probe budget
+ * Description: A slow starter (ready START_S s after it begins) whose startup probe allows failureThreshold 10
+ *   × period 1 s MUST NOT be restarted, although its liveness probe kills at the first failure: liveness and
+ *   readiness MUST wait for the startup probe. It MUST become Ready no earlier than its start and soon
+ *   after it (START_S + 2 periods + kubelet allowance), and stay unrestarted until the startup budget would
+ *   have run out. With a start longer than the budget (30 s against 10 × 1 s), the container MUST be
+ *   killed and restarted inside failureThreshold × period + timeout + allowance, with Unhealthy "Startup
+ *   probe failed" and Killing "failed startup probe" events.
+ * Not covered: httpGet/tcp startup probes (the combination scenario uses httpGet), CrashLoopBackOff delays.
+ * Serial or disruptive: no; one pod per test in its own namespace.
+ * On purpose: KOC_PROBES_SABOTAGE=1 swaps the start times: the protected starter takes 30 s (restarted, never
+ *   Ready: timeout) and the other one 6 s (not restarted: timeout).
+ */
+import { apply } from "../../helpers/apply.ts";
+import { podReady } from "../../helpers/conditions.ts";
+import { describe, expect, test } from "../../helpers/fixtures.ts";
+import type { TestNamespace } from "../../helpers/namespace.ts";
+import {
+  containerRunning,
+  containerStatus,
+  kubeletAllowanceS,
+  lastKillAfterSeconds,
+  podEvents,
+  probesSabotage,
+  probeTiming,
+  RestartCounter,
+  type RestartWindow,
+  restartsOf,
+  restartWindow,
+  STARTUP_RESTART_EVENTS,
+  secondsBetween,
+} from "../../helpers/probes.ts";
+import { capability, step } from "../../helpers/report.ts";
+import { T } from "../../helpers/timeouts.ts";
+import { holdsFor, waitFor } from "../../helpers/wait.ts";
+
+const SABOTAGE = probesSabotage();
+const START_S = 6;
+const SLOW_START_S = 30;
+
+/** Applies the slow starter and returns the window in which its startup probe gives up. */
+async function startSlowStarter(ns: TestNamespace, startSeconds: number): Promise<RestartWindow> {
+  await apply(ns, "probes/startup-budget", { startSeconds: String(startSeconds) });
+  const pod = await waitFor(
+    `container ${ns.name}/slow-start/app is running`,
+    containerRunning(ns, "slow-start", "app"),
+    T.podStart,
+  );
+  return restartWindow(probeTiming(pod, "app", "startupProbe"), { allowanceS: kubeletAllowanceS() });
+}
+
+describe("Probing container: startup probe", () => {
+  test("should *not* be restarted while the startup budget covers a slow start, and be Ready soon after", async ({
+    ns,
+  }) => {
+    await capability("Probes", "Startup probe");
+    const counter = new RestartCounter(`container ${ns.name}/slow-start/app`);
+    const budget = await step(`arrange: a pod that starts in ${START_S}s, startup budget 10 × 1s`, () =>
+      startSlowStarter(ns, SABOTAGE ? SLOW_START_S : START_S),
+    );
+
+    const pod = await step(`assert: Ready within the startup budget (${budget.explain})`, () =>
+      waitFor(`pod ${ns.name}/slow-start is Ready`, podReady(ns, "slow-start"), budget.latestS * 1000, {
+        signal: ns.signal,
+      }),
+    );
+    const status = containerStatus(pod, "app");
+    const readyAt = pod.status?.conditions?.find((c) => c.type === "Ready")?.lastTransitionTime;
+    const readyAfter = secondsBetween(status?.state?.running?.startedAt, readyAt);
+    const latest = START_S + 2 + kubeletAllowanceS(); // two readiness periods after the start, plus the allowance
+    await step(
+      `measured: Ready ${readyAfter}s after the container started (start ${START_S}s, bound ${latest}s)`,
+      () => {
+        expect(status?.restartCount, `restartCount of ${ns.name}/slow-start/app when Ready`).toBe(0);
+        expect(readyAfter, `seconds from container start to Ready of ${ns.name}/slow-start`).toBeGreaterThanOrEqual(
+          START_S - 1,
+        );
+        expect(readyAfter, `seconds from container start to Ready of ${ns.name}/slow-start`).toBeLessThanOrEqual(
+          latest,
+        );
+      },
+    );
+
+    const rest = Math.max(1, budget.latestS - readyAfter);
+    await step(`assert: not restarted for the rest of the startup budget (${rest}s)`, () =>
+      holdsFor(
+        `container ${ns.name}/slow-start/app is never restarted`,
+        restartsOf(ns, "slow-start", "app", (n) => n === 0, counter),
+        rest * 1000,
+        { interval: 1000, signal: ns.signal },
+      ),
+    );
+  });
+
+  test("should be restarted when the start takes longer than the startup budget", async ({ ns }) => {
+    await capability("Probes", "Startup probe");
+    const budget = await step(`arrange: a pod that starts in ${SLOW_START_S}s, startup budget 10 × 1s`, () =>
+      startSlowStarter(ns, SABOTAGE ? START_S : SLOW_START_S),
+    );
+
+    await step(`assert: container app is restarted (${budget.explain})`, () =>
+      waitFor(
+        `container ${ns.name}/slow-start/app restarted by its startup probe (restartCount >= 1)`,
+        restartsOf(ns, "slow-start", "app", (n) => n >= 1),
+        budget.latestS * 1000,
+        { signal: ns.signal },
+      ),
+    );
+    const killedAfter = await lastKillAfterSeconds(ns, "slow-start", "app");
+    await step(`measured: killed ${killedAfter}s after start, inside ${budget.earliestS}–${budget.latestS}s`, () => {
+      expect(killedAfter, `seconds from start to kill (${budget.explain})`).toBeGreaterThanOrEqual(budget.earliestS);
+      expect(killedAfter, `seconds from start to kill (${budget.explain})`).toBeLessThanOrEqual(budget.latestS);
+    });
+    await step("assert: events show the startup probe failure and the kill", () =>
+      waitFor(
+        `events of pod ${ns.name}/slow-start: Unhealthy and Killing`,
+        podEvents(ns, "slow-start", STARTUP_RESTART_EVENTS),
+        T.apiCall,
+      ),
+    );
+  });
+});
