@@ -137,7 +137,7 @@ describe("Config: updates of mounted Secrets and ConfigMaps", () => {
           seen(
             ns,
             pod,
-            (v) => v.envPassword === PASSWORD.v2 && v.envGreeting === GREETING.v1 && v.subPathFile === GREETING.v1,
+            (v) => v.envPassword === PASSWORD.v1 && v.envGreeting === GREETING.v1 && v.subPathFile === GREETING.v1,
           ),
           T.holdWindow,
           { interval: POLL.slow },

@@ -50,7 +50,7 @@ describe("Config: Secret volumes", () => {
     });
 
     await step("assert: the files have mode 440 (defaultMode) and hold the Secret's values", async () => {
-      expect(layout.dataFiles, `modes of the files under ${where}`).toEqual({ password: "400", username: "400" });
+      expect(layout.dataFiles, `modes of the files under ${where}`).toEqual({ password: "440", username: "440" });
       for (const { key, value } of secretValuesIn([MANIFESTS])) {
         expect(await fileDigest(ns, "volume-reader", `${MOUNT}/${key}`), `sha256 of ${MOUNT}/${key}`).toBe(
           sha256(value),

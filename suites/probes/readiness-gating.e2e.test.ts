@@ -10,7 +10,7 @@
  * Not covered: publishNotReadyAddresses, terminating endpoints, kube-proxy lag measurements, NodePort.
  * Serial or disruptive: no; everything lives in the test's namespace.
  * On purpose: KOC_PROBES_SABOTAGE=1 creates /ready in two pods where the test expects one, so "exactly that
- *   pod's IP" fails and names both ready addresses.
+ *   pod's IP" (awaited, then held over 2 probe periods) fails and names both ready addresses.
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import { apply } from "../../helpers/apply.ts";
@@ -77,15 +77,17 @@ describe("Probing container: readiness gating Service endpoints", () => {
     });
 
     await step(`act: create /ready in ${first.name} only`, async () => {
-      await setReady(ns, first.name, true);
       if (SABOTAGE) await setReady(ns, second.name, true);
+      await setReady(ns, first.name, true);
     });
     await step(`assert: exactly ${first.ip} (${first.name}) is ready, and the Service routes to it`, async () => {
-      await waitFor(
-        `service ${ns.name}/web: ready endpoints exactly [${first.ip}]`,
-        serviceEndpoints(ns, "web", (s) => sameAddresses(s.ready, [first.ip]) && s.notReady.length === 2),
-        T.serviceReachable,
+      const onlyFirst = serviceEndpoints(
+        ns,
+        "web",
+        (s) => sameAddresses(s.ready, [first.ip]) && s.notReady.length === 2,
       );
+      await waitFor(`service ${ns.name}/web: ready endpoints exactly [${first.ip}]`, onlyFirst, T.serviceReachable);
+      await holdsFor(`service ${ns.name}/web: ready endpoints stay exactly [${first.ip}]`, onlyFirst, 2 * PERIOD_MS);
       const answer = await waitFor(`GET ${url} answers 200`, httpAnswers(ns, client, url), T.serviceReachable);
       expect(answer.body.trim(), `pod that answered GET ${url}`).toBe(first.name);
     });

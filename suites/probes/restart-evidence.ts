@@ -1,0 +1,51 @@
+/**
+ * Shared by the probes scenarios (not a scenario itself): the evidence that a failing probe restarted a
+ * container, as report steps. The restart must come within the window the probe settings imply, the kill
+ * must fall inside it by the kubelet's own timestamps, and the pod's events must show the failure and kill.
+ */
+import { expect } from "../../helpers/fixtures.ts";
+import type { TestNamespace } from "../../helpers/namespace.ts";
+import {
+  LIVENESS_RESTART_EVENTS,
+  lastKillAfterSeconds,
+  podEvents,
+  type RestartCounter,
+  type RestartWindow,
+  restartsOf,
+  STARTUP_RESTART_EVENTS,
+} from "../../helpers/probes.ts";
+import { step } from "../../helpers/report.ts";
+import { T } from "../../helpers/timeouts.ts";
+import { waitFor } from "../../helpers/wait.ts";
+
+/** Waits for the restart, checks when the kill happened and the events; returns the seconds from start to kill. */
+export async function restartedInWindow(
+  ns: TestNamespace,
+  target: { pod: string; container: string; probe: "liveness" | "startup"; counter?: RestartCounter },
+  window: RestartWindow,
+): Promise<number> {
+  const where = `${ns.name}/${target.pod}/${target.container}`;
+  await step(`assert: container ${target.container} is restarted (${window.explain})`, () =>
+    waitFor(
+      `container ${where} restarted by its ${target.probe} probe (restartCount >= 1)`,
+      restartsOf(ns, target.pod, target.container, (n) => n >= 1, target.counter),
+      window.latestS * 1000,
+      { signal: ns.signal },
+    ),
+  );
+  const killedAfter = await lastKillAfterSeconds(ns, target.pod, target.container);
+  await step(`measured: killed ${killedAfter}s after start, inside ${window.earliestS}–${window.latestS}s`, () => {
+    expect(killedAfter, `seconds from start to kill of ${where}`).toBeGreaterThanOrEqual(window.earliestS);
+    expect(killedAfter, `seconds from start to kill of ${where} (${window.explain})`).toBeLessThanOrEqual(
+      window.latestS,
+    );
+  });
+  await step(`assert: events show the ${target.probe} probe failure and the kill`, () =>
+    waitFor(
+      `events of pod ${ns.name}/${target.pod}: Unhealthy and Killing`,
+      podEvents(ns, target.pod, target.probe === "liveness" ? LIVENESS_RESTART_EVENTS : STARTUP_RESTART_EVENTS),
+      T.apiCall,
+    ),
+  );
+  return killedAfter;
+}
