@@ -24,7 +24,7 @@ const MANIFESTS = "config/env-injection";
 /** The literal a key of Secret db-credentials was created from, taken from the manifest (never printed). */
 const literal = (key: string): string => secretValue([MANIFESTS], "db-credentials", key);
 
-describe("Config: Secrets and ConfigMaps as environment variables", () => {
+describe.concurrent("Config: Secrets and ConfigMaps as environment variables", () => {
   test("should store Secret literals base64-encoded and show them plain in the container's env", async ({ ns }) => {
     await capability("Config", "Secrets and ConfigMaps in env");
     await step("arrange: apply the Secret, the ConfigMap and a pod reading both, wait until it is Ready", async () => {

@@ -32,7 +32,7 @@ async function tryUpdate(
   }
 }
 
-describe("Config: immutable ConfigMaps", () => {
+describe.concurrent("Config: immutable ConfigMaps", () => {
   test("should reject updates of an immutable ConfigMap", async ({ ns }) => {
     await capability("Config", "Immutable ConfigMaps");
     await step("arrange: apply ConfigMap frozen (immutable: true, mode=v1)", () => apply(ns, "config/immutable"));

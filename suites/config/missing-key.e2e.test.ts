@@ -47,7 +47,7 @@ function podEvents(ns: TestNamespace) {
   };
 }
 
-describe("Config: Secret keys that do not exist", () => {
+describe.concurrent("Config: Secret keys that do not exist", () => {
   test("should keep the container in CreateContainerConfigError when the key is not optional", async ({ ns }) => {
     await capability("Config", "Missing Secret keys");
     await step("arrange: apply a Secret without key `password` and a pod that requires it", async () => {

@@ -69,7 +69,7 @@ async function onlyPod(ns: TestNamespace): Promise<string> {
   return pod?.metadata?.name ?? "?";
 }
 
-describe("Config: updates of mounted Secrets and ConfigMaps", () => {
+describe.concurrent("Config: updates of mounted Secrets and ConfigMaps", () => {
   test("should reach volumes in place but not env or subPath until a rollout restart", async ({ ns }) => {
     await capability("Config", "Secret and ConfigMap updates");
     const pod = await step("arrange: apply Secret, ConfigMap (v1) and a Deployment reading them 4 ways", async () => {

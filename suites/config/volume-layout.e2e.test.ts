@@ -22,7 +22,7 @@ import { waitFor } from "../../helpers/wait.ts";
 const MANIFESTS = "config/volume-layout";
 const MOUNT = "/etc/secrets";
 
-describe("Config: Secret volumes", () => {
+describe.concurrent("Config: Secret volumes", () => {
   test("should mount each key as a symlink into a timestamped ..data directory with defaultMode", async ({ ns }) => {
     await capability("Config", "Secret and ConfigMap volumes");
     await step("arrange: apply the Secret and a pod mounting it with defaultMode 0440", async () => {

@@ -52,7 +52,7 @@ async function startLivenessExec(ns: TestNamespace, healthySeconds: number): Pro
   return restartWindow(timing, { failingFromS: HEALTHY_S, allowanceS: kubeletAllowanceS() });
 }
 
-describe("Probing container: liveness", () => {
+describe.concurrent("Probing container: liveness", () => {
   test('should be restarted with an exec "cat /tmp/healthy" liveness probe once the file is removed', async ({
     ns,
   }) => {

@@ -35,7 +35,7 @@ async function setReady(ns: TestNamespace, pod: string, ready: boolean): Promise
   expect(result.exitCode, `${script} in ${ns.name}/${pod}: ${result.stderr}`).toBe(0);
 }
 
-describe("Probing container: readiness gating Service endpoints", () => {
+describe.concurrent("Probing container: readiness gating Service endpoints", () => {
   test("should list only pods whose readiness probe passes as ready endpoints, and never restart the others", async ({
     ns,
   }) => {

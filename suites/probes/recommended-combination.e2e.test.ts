@@ -46,7 +46,7 @@ async function sh(ns: TestNamespace, script: string): Promise<void> {
   expect(result.exitCode, `${script} in ${ns.name}/app: ${result.stderr}`).toBe(0);
 }
 
-describe("Probing container: startup, liveness and readiness together", () => {
+describe.concurrent("Probing container: startup, liveness and readiness together", () => {
   test("should start slowly without restarts, gate traffic on readiness, and restart only on liveness", async ({
     ns,
   }) => {

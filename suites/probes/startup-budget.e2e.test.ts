@@ -48,7 +48,7 @@ async function startSlowStarter(ns: TestNamespace, startSeconds: number): Promis
   return restartWindow(probeTiming(pod, "app", "startupProbe"), { allowanceS: kubeletAllowanceS() });
 }
 
-describe("Probing container: startup probe", () => {
+describe.concurrent("Probing container: startup probe", () => {
   test("should *not* be restarted while the startup budget covers a slow start, and be Ready soon after", async ({
     ns,
   }) => {

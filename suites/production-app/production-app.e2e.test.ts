@@ -154,7 +154,7 @@ function onlyPodsOf(ns: TestNamespace, hash: string, count: number): Check<V1Pod
 /** `production-app-7c9d4f-x2x8q` → `7c9d4f`: the ReplicaSet (pod-template-hash) a pod name belongs to. */
 const templateHash = (pod: string): string => pod.split("-").at(-2) ?? "";
 
-describe("Production app: ConfigMap, Secret, Burstable replicas spread over nodes, ClusterIP and NodePort", () => {
+describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas spread over nodes, ClusterIP and NodePort", () => {
   test("should spread 3 Burstable replicas over 3 nodes and answer v1 through the ClusterIP and every node's NodePort", async ({
     ns,
     kube,
@@ -218,7 +218,7 @@ describe("Production app: ConfigMap, Secret, Burstable replicas spread over node
   });
 });
 
-describe("Production app: configuration changes and rollout restart", () => {
+describe.concurrent("Production app: configuration changes and rollout restart", () => {
   test("should keep answering v1 when only the ConfigMap changes, and answer v2 after rollout restart with no failed request", async ({
     ns,
   }) => {

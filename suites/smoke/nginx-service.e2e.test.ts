@@ -20,7 +20,7 @@ import { waitFor } from "../../helpers/wait.ts";
 
 const WELCOME = config().smokeSabotage ? "Welcome to a page nginx does not serve" : "Welcome to nginx!";
 
-describe("Smoke: nginx Deployment behind a ClusterIP Service", () => {
+describe.concurrent("Smoke: nginx Deployment behind a ClusterIP Service", () => {
   test("should answer HTTP through its ClusterIP Service from a client pod @smoke", async ({ ns }) => {
     await capability("Smoke", "Deployment and Service");
 
