@@ -11,7 +11,6 @@
  * Serial or disruptive: no; everything lives in the test's namespace. Slow by nature (about 1-2 min).
  * On purpose: see the closing note of issue 4 (expecting the env var to change; a too-short deadline).
  */
-import { type KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
 import { apply } from "../../helpers/apply.ts";
 import { deploymentAvailable, podsReady } from "../../helpers/conditions.ts";
 import { config } from "../../helpers/config.ts";
@@ -20,6 +19,7 @@ import type { TestNamespace } from "../../helpers/fixtures.ts";
 import { describe, expect, test } from "../../helpers/fixtures.ts";
 import { assertNoSecretLeaks, secretValue } from "../../helpers/leaks.ts";
 import { attach, capability, log, step } from "../../helpers/report.ts";
+import { restartRollout } from "../../helpers/rollout.ts";
 import { formatDuration, POLL, T } from "../../helpers/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/wait.ts";
 
@@ -145,22 +145,7 @@ describe.concurrent("Config: updates of mounted Secrets and ConfigMaps", () => {
     );
 
     const restarted = await step("act: rollout restart the Deployment (as kubectl rollout restart does)", async () => {
-      const patch: KubernetesObject & { spec: object } = {
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: { name: "app", namespace: ns.name },
-        spec: {
-          template: { metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": new Date().toISOString() } } },
-        },
-      };
-      await ns.kube.objects.patch(
-        patch,
-        undefined,
-        undefined,
-        "k8s-ops-conformance-restart",
-        undefined,
-        PatchStrategy.StrategicMergePatch,
-      );
+      await restartRollout(ns, "app");
       await waitFor(`deployment ${ns.name}/app rolled out again`, deploymentAvailable(ns, "app", 1), T.rollout);
       const ready = podsReady(ns, SELECTOR, 1);
       const [fresh] = await waitFor(

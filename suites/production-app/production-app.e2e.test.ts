@@ -25,7 +25,7 @@
  *   carrying the config version (the Helm checksum pattern, which does restart pods) → HoldViolationError
  *   "violated after 1.6s: HTTP 200, body: Hello from Production App v2.0 - UPDATED!".
  */
-import type { KubernetesObject, V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import { apply } from "../../helpers/apply.ts";
 import { deploymentAvailable, isPodReady, showPod } from "../../helpers/conditions.ts";
 import { exec, type HttpResult, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/exec.ts";
@@ -42,6 +42,7 @@ import {
   versionSegments,
 } from "../../helpers/prober.ts";
 import { attach, capability, step } from "../../helpers/report.ts";
+import { restartRollout } from "../../helpers/rollout.ts";
 import { assertBound, sampleWhile, Timeline } from "../../helpers/timeline.ts";
 import { formatDuration, POLL, T } from "../../helpers/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/wait.ts";
@@ -118,26 +119,6 @@ function everyPodShows(ns: TestNamespace, path: string, text: string): Check<str
     ok: (lines) => lines.length > 0 && lines.every((line) => line.includes(text)),
     show: (lines) => `${path} in ${ns.name}: ${lines.join("; ").slice(0, 1200)}`,
   };
-}
-
-/** `kubectl rollout restart`: a new restartedAt annotation on the pod template, hence a new ReplicaSet. */
-async function rolloutRestart(ns: TestNamespace, name: string): Promise<void> {
-  const patch: KubernetesObject & { spec: unknown } = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name, namespace: ns.name },
-    spec: {
-      template: { metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": new Date().toISOString() } } },
-    },
-  };
-  await ns.kube.objects.patch(
-    patch,
-    undefined,
-    undefined,
-    "koc-rollout-restart",
-    undefined,
-    "application/merge-patch+json",
-  );
 }
 
 /** Only pods of ReplicaSet `hash` are left: `count` of them, Ready; the old ones have terminated. */
@@ -282,7 +263,7 @@ describe.concurrent("Production app: configuration changes and rollout restart",
       },
     );
     await step("act: rollout restart, wait until only the new ReplicaSet's 3 pods are left", async () => {
-      await rolloutRestart(ns, APP);
+      await restartRollout(ns, APP);
       await waitFor(`deployment ${ns.name}/${APP} rolled out`, deploymentAvailable(ns, APP, 3), T.rollout, {
         signal: ns.signal,
       });
