@@ -5,12 +5,13 @@
  * (see EXIT in ./args.ts); `--help` prints the usage.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { sweepManaged } from "../helpers/cleanup.ts";
 import { type Config, ConfigError, readConfig } from "../helpers/config.ts";
 import { ImageError, resolveImages } from "../helpers/images.ts";
 import { connect, type Kube } from "../helpers/kube.ts";
+import { allSecretValues, filesUnder, findLeaks, showLeaks } from "../helpers/leaks.ts";
 import { T } from "../helpers/timeouts.ts";
 import {
   type CliOptions,
@@ -101,17 +102,40 @@ async function run(options: CliOptions): Promise<number> {
   validateSelection(options, scanSuites(SUITES_DIR));
   const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
   const startedAt = Date.now();
+  clearResults(resolve(PROJECT_ROOT, cfg.reportsDir));
   const result = await runVitest(vitestArgs(options, "run"), env);
   const clean = await sweepRun(kube, cfg.runId);
+  const leaks = scanForSecrets(resolve(PROJECT_ROOT, cfg.reportsDir));
   const summary = summaryFromFile(join(resolve(PROJECT_ROOT, cfg.reportsDir), "junit.xml"), startedAt);
   console.log(summary ?? "e2e: no test result was written (reports/junit.xml missing)");
   if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
   if (result.code !== 0) return EXIT.failed;
+  if (leaks > 0) return EXIT.failed;
   if (!clean) {
     say("tests passed, but the run left objects behind (listed above); see npm run cleanup");
     return EXIT.failed;
   }
   return EXIT.passed;
+}
+
+/**
+ * The run-level proof that no Secret value reached the report: every value of every Secret in manifests/
+ * is searched for (plain and base64) in what the run wrote. Returns the number of leaks (named, never shown).
+ */
+function scanForSecrets(reportsDir: string): number {
+  const written = ["allure-results", "artifacts", "junit.xml"].flatMap((name) => filesUnder(join(reportsDir, name)));
+  const leaks = findLeaks(allSecretValues(), written);
+  if (leaks.length === 0) say(`report scan: no Secret value in ${written.length} file(s) of ${reportsDir}`);
+  else
+    say(`report scan: Secret values found in the report (fix the redaction before sharing it):\n${showLeaks(leaks)}`);
+  return leaks.length;
+}
+
+/** A report shows one run: the previous run's results, artifacts and JUnit file go before this one starts. */
+function clearResults(reportsDir: string): void {
+  for (const name of ["allure-results", "artifacts", "junit.xml"]) {
+    rmSync(join(reportsDir, name), { recursive: true, force: true });
+  }
 }
 
 async function list(options: CliOptions): Promise<number> {

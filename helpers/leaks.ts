@@ -76,6 +76,14 @@ export function secretValuesIn(paths: readonly string[], root: string = MANIFEST
     .flatMap((file) => secretValuesOf(readFileSync(file, "utf8"), relative(root, file)));
 }
 
+/** The Secret values in every manifest under `root` (all of manifests/ by default): what a report must never hold. */
+export function allSecretValues(root: string = MANIFESTS_DIR): SecretValue[] {
+  return readdirSync(root, { recursive: true, encoding: "utf8" })
+    .filter((entry) => /\.ya?ml$/.test(entry))
+    .sort()
+    .flatMap((entry) => secretValuesOf(readFileSync(join(root, entry), "utf8"), entry));
+}
+
 /** The value of one Secret key in the manifests at `paths` (for digests to compare with; never print it). */
 export function secretValue(paths: readonly string[], secret: string, key: string, root?: string): string {
   const found = secretValuesIn(paths, root).find((s) => s.secret === secret && s.key === key);
