@@ -75,4 +75,13 @@ describe("config", () => {
     expect(text).toContain("nodes (2):      cp, w1");
     expect(text).toContain("run id:         r1");
   });
+
+  test("should read the failed-request ratio for zero-downtime checks, strict by default", () => {
+    expect(readConfig({}).maxFailedRequestRatio).toBe(0);
+    expect(readConfig({ KOC_MAX_FAILED_REQUEST_RATIO: "0.01" }).maxFailedRequestRatio).toBe(0.01);
+    expect(() => readConfig({ KOC_MAX_FAILED_REQUEST_RATIO: "5%" })).toThrowError(
+      'KOC_MAX_FAILED_REQUEST_RATIO must be a number from 0 up to (not including) 1, e.g. 0.01, got "5%"',
+    );
+    expect(() => readConfig({ KOC_MAX_FAILED_REQUEST_RATIO: "1" })).toThrowError(ConfigError);
+  });
 });

@@ -40,6 +40,11 @@ export interface Config {
   readonly reportsDir: string;
   /** KOC_SMOKE_SABOTAGE: the smoke scenario expects a page nginx does not serve, to show failure diagnostics. */
   readonly smokeSabotage: boolean;
+  /**
+   * KOC_MAX_FAILED_REQUEST_RATIO: the share of requests a zero-downtime check may lose (default 0, strict).
+   * For real clusters whose network drops the odd packet; the report still lists every failed request.
+   */
+  readonly maxFailedRequestRatio: number;
 }
 
 // Label values: at most 63 characters, alphanumeric at both ends, '-', '_' and '.' inside.
@@ -91,6 +96,15 @@ export function imageOverridesFrom(env: NodeJS.ProcessEnv): Record<string, strin
   return overrides;
 }
 
+export function parseRatio(name: string, raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return 0;
+  const ratio = Number(raw);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio >= 1) {
+    throw new ConfigError(`${name} must be a number from 0 up to (not including) 1, e.g. 0.01, got "${raw}"`);
+  }
+  return ratio;
+}
+
 /** Reads and validates the configuration from an environment (pure: pass any object in tests). */
 export function readConfig(env: NodeJS.ProcessEnv): Config {
   let timeoutScale: number;
@@ -112,6 +126,7 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     keepNamespaceOnFailure: parseBoolean("KOC_KEEP_NAMESPACE_ON_FAILURE", env.KOC_KEEP_NAMESPACE_ON_FAILURE),
     reportsDir: env.KOC_REPORTS_DIR?.trim() || "reports",
     smokeSabotage: parseBoolean("KOC_SMOKE_SABOTAGE", env.KOC_SMOKE_SABOTAGE),
+    maxFailedRequestRatio: parseRatio("KOC_MAX_FAILED_REQUEST_RATIO", env.KOC_MAX_FAILED_REQUEST_RATIO),
   });
 }
 

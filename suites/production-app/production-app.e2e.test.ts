@@ -28,6 +28,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { apply } from "../../helpers/apply.ts";
 import { deploymentAvailable, isPodReady, showPod } from "../../helpers/conditions.ts";
+import { config } from "../../helpers/config.ts";
 import { exec, type HttpResult, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/exec.ts";
 import { describe, expect, type TestNamespace, test } from "../../helpers/fixtures.ts";
 import { hostAnswers, hostNodeAccess } from "../../helpers/node-access.ts";
@@ -282,7 +283,7 @@ describe.concurrent("Production app: configuration changes and rollout restart",
       const summaries = summarize(records).map(showSummary);
       const segments = versionSegments(records, versionOf).map((s) => `${s.source}: ${s.version} ×${s.answers}`);
       await attach("requests during rollout restart", [...summaries, "", ...segments].join("\n"));
-      assertNoFailedRequests(records);
+      assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio });
       assertVersionSwitch(records, versionOf, { from: V1.version, to: V2.version });
     });
     await step(`assert: GET ${url} (ClusterIP) answers "${V2.answer}"`, async () => {
