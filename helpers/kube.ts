@@ -125,6 +125,10 @@ export function isNotFound(error: unknown): boolean {
 export function isTransportError(error: unknown): boolean {
   const code = statusCode(error);
   if (code !== undefined) {
+    // A server-side apply of an object the server cannot type is answered 500 too, and never succeeds.
+    if (code === 500 && /failed to create typed patch object/.test(String((error as ApiException<unknown>).body))) {
+      return false;
+    }
     if (code === 429 || code >= 500) return true;
     return /etcdserver: (leader changed|request timed out)/.test(String((error as ApiException<unknown>).body));
   }
