@@ -38,7 +38,11 @@ describe("transport errors", () => {
     ["429", api(429), true],
     ["500", api(500), true],
     ["503", api(503), true],
-    ["500 of an apply the server cannot type", api(500, "failed to create typed patch object (x): .spec: unknown"), false],
+    [
+      "500 of an apply the server cannot type",
+      api(500, "failed to create typed patch object (x): .spec: unknown"),
+      false,
+    ],
     ["404", api(404), false],
     ["409", api(409), false],
     ["403", api(403), false],
