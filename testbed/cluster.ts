@@ -210,6 +210,36 @@ async function waitHealthy(timeoutMs = 300_000): Promise<void> {
     const ready = lines.filter((l) => / Ready /.test(l)).length;
     return ready === 3 && lines.length === 3 ? true : out.trim();
   });
+  // Ready can be stale for 40 s after the nodes stopped (a host restart, a killed docker): every kubelet
+  // must have renewed its lease just now, and the control plane's own pods must be ready
+  await waitFor("every kubelet renewed its lease in the last 20s", timeoutMs, async () => {
+    const out = await kubectl(
+      "-n",
+      "kube-node-lease",
+      "get",
+      "lease",
+      "-o",
+      'jsonpath={range .items[*]}{.metadata.name} {.spec.renewTime}{"\\n"}{end}',
+    );
+    const stale = out
+      .trim()
+      .split("\n")
+      .filter((l) => Date.now() - Date.parse(l.split(" ")[1] ?? "") > 20_000);
+    return stale.length === 0 ? true : `stale: ${stale.join(", ")}`;
+  });
+  await waitFor("control plane pods ready", timeoutMs, async () => {
+    const out = await kubectl(
+      "-n",
+      "kube-system",
+      "get",
+      "pods",
+      "-l",
+      "tier=control-plane",
+      "-o",
+      'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}',
+    );
+    return out.includes("=") && !out.includes("=False") ? true : out.trim();
+  });
   for (const [ns, deploy] of [
     ["kube-system", "coredns"],
     ["local-path-storage", "local-path-provisioner"],
@@ -235,7 +265,7 @@ async function waitHealthy(timeoutMs = 300_000): Promise<void> {
  * k8s-ops-conformance-images, key -> ref) and the node network (kube-public/k8s-ops-conformance-testbed),
  * the only addresses outside the cluster that traffic from this machine may go to.
  */
-async function publishTestbedInfo(workloads: Record<string, string> | undefined): Promise<void> {
+async function publishTestbedInfo(mode: Mode, workloads: Record<string, string> | undefined): Promise<void> {
   const subnet = (await $`docker network inspect ${NETWORK} -f ${"{{(index .IPAM.Config 0).Subnet}}"}`).stdout.trim();
   const cm = (name: string, data: Record<string, string>) => ({
     apiVersion: "v1",
@@ -243,7 +273,7 @@ async function publishTestbedInfo(workloads: Record<string, string> | undefined)
     metadata: { name, namespace: "kube-public", labels: { "k8s-ops-conformance/testbed": "true" } },
     data,
   });
-  const items = [cm("k8s-ops-conformance-testbed", { nodeNetwork: subnet, cluster: CLUSTER })];
+  const items = [cm("k8s-ops-conformance-testbed", { nodeNetwork: subnet, cluster: CLUSTER, images: mode })];
   if (workloads) items.push(cm(IMAGES_CONFIGMAP, workloads));
   const file = join(CACHE, "testbed-configmaps.json");
   writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "List", items }));
@@ -278,6 +308,12 @@ async function up(mode: Mode): Promise<void> {
       ),
     );
     if (healthy) {
+      // published again, so a cluster whose first `up` was interrupted still tells the suites its images
+      const workloadsFile = join(CACHE, "images", `workloads-${buildKey()}.json`);
+      if (mode === "local" && !existsSync(workloadsFile)) {
+        throw new Error(`the running cluster's image list ${workloadsFile} is gone: npm run cluster:down, then up`);
+      }
+      await publishTestbedInfo(mode, mode === "local" ? JSON.parse(readFileSync(workloadsFile, "utf8")) : undefined);
       log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
       return;
     }
@@ -309,7 +345,7 @@ async function up(mode: Mode): Promise<void> {
   }
   await phase("nodes Ready, CoreDNS and storage available", () => waitHealthy());
   await writeSysctls(saved); // kubelet rewrote them on start
-  await publishTestbedInfo(workloads);
+  await publishTestbedInfo(mode, workloads);
   log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
 }
 
@@ -415,6 +451,17 @@ async function verify(): Promise<void> {
     () => "",
   );
   // images built here (local mode) or the suites' public defaults (stock mode)
+  const mode = await kubectl(
+    "-n",
+    "kube-public",
+    "get",
+    "cm",
+    "k8s-ops-conformance-testbed",
+    "-o",
+    "jsonpath={.data.images}",
+  );
+  if (mode === "local" && !cm)
+    throw new Error(`no kube-public/${IMAGES_CONFIGMAP} on a local-image test bed: run npm run cluster:up`);
   const images: Record<string, string> = { ...DEFAULT_IMAGES, ...(cm ? JSON.parse(cm) : {}) };
   const nodes = (await kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")).split(" ").filter(Boolean);
   if (nodes.length !== 3) throw new Error(`expected 3 nodes, found ${nodes.join(", ")}`);
@@ -424,6 +471,15 @@ async function verify(): Promise<void> {
   writeFileSync(baseFile, base);
   writeFileSync(clientsFile, clients);
   try {
+    // the namespace first: pods are refused until the controller made its default ServiceAccount
+    await kubectl("delete", "namespace", VERIFY_NS, "--ignore-not-found", "--wait=true", "--timeout=120s");
+    await kubectl("create", "namespace", VERIFY_NS);
+    await kubectl("label", "namespace", VERIFY_NS, MANAGED);
+    await waitFor(`ServiceAccount ${VERIFY_NS}/default`, 60_000, async () =>
+      (await kubectl("-n", VERIFY_NS, "get", "sa", "default", "-o", "name").catch(() => "")).trim() !== ""
+        ? true
+        : "not created yet",
+    );
     await kubectl("apply", "-f", baseFile);
     await phase("PVC bound and written by a pod", () =>
       waitFor("pod writer to succeed with its PVC bound", 120_000, async () => {
