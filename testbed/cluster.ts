@@ -280,44 +280,54 @@ async function publishTestbedInfo(mode: Mode, workloads: Record<string, string> 
   await kubectl("apply", "-f", file);
 }
 
+/**
+ * An existing cluster is started if stopped and reused when healthy (true); an unhealthy one is deleted
+ * so that `up` creates it afresh (false); false as well when there is none.
+ */
+async function reuseExisting(mode: Mode, v: Versions): Promise<boolean> {
+  const nodes = await clusterNodes();
+  if (nodes.length === 0) return false;
+  await $`docker start ${nodes}`.nothrow(); // a stopped cluster (host reboot) comes back as it was
+  const running = (await $`docker inspect -f ${"{{.Config.Image}}"} ${nodes[0]}`).stdout.trim();
+  const current = `koc.local/node:${v.KUBERNETES_VERSION}-${buildKey()}`;
+  if (mode === "local" && running !== current) {
+    log(
+      chalk.yellow(
+        `the cluster runs ${running}, the test bed files now make ${current}: npm run cluster:down, then up, to rebuild`,
+      ),
+    );
+  }
+  const healthy = await phase("existing cluster healthy", () =>
+    waitHealthy(120_000).then(
+      () => true,
+      (e: Error) => {
+        log(chalk.yellow(`existing cluster unhealthy, recreating it: ${e.message}`));
+        return false;
+      },
+    ),
+  );
+  if (!healthy) {
+    await $`${await kindBinary(v)} delete cluster --name ${CLUSTER}`;
+    return false;
+  }
+  // published again, so a cluster whose first `up` was interrupted still tells the suites its images
+  const workloadsFile = join(CACHE, "images", `workloads-${buildKey()}.json`);
+  if (mode === "local" && !existsSync(workloadsFile)) {
+    throw new Error(`the running cluster's image list ${workloadsFile} is gone: npm run cluster:down, then up`);
+  }
+  await publishTestbedInfo(mode, mode === "local" ? JSON.parse(readFileSync(workloadsFile, "utf8")) : undefined);
+  return true;
+}
+
 async function up(mode: Mode): Promise<void> {
   const v = readVersions();
   log(`test bed ${CLUSTER}: Kubernetes ${v.KUBERNETES_VERSION}, kind ${v.KIND_VERSION}, ${mode} images`);
   if (mode === "local") await phase("docker engine", () => $`bash ${join(TESTBED, "host/ensure-docker.sh")}`);
   else if (!(await dockerUp())) throw new Error("no Docker engine answers: start Docker, or use --images=local");
   const kind = await kindBinary(v);
-  const nodes = await clusterNodes();
-  if (nodes.length > 0) {
-    await $`docker start ${nodes}`.nothrow(); // a stopped cluster (host reboot) comes back as it was
-    const running = (await $`docker inspect -f ${"{{.Config.Image}}"} ${nodes[0]}`).stdout.trim();
-    const current = `koc.local/node:${v.KUBERNETES_VERSION}-${buildKey()}`;
-    if (mode === "local" && running !== current) {
-      log(
-        chalk.yellow(
-          `the cluster runs ${running}, the test bed files now make ${current}: npm run cluster:down, then up, to rebuild`,
-        ),
-      );
-    }
-    const healthy = await phase("existing cluster healthy", () =>
-      waitHealthy(120_000).then(
-        () => true,
-        (e: Error) => {
-          log(chalk.yellow(`existing cluster unhealthy, recreating it: ${e.message}`));
-          return false;
-        },
-      ),
-    );
-    if (healthy) {
-      // published again, so a cluster whose first `up` was interrupted still tells the suites its images
-      const workloadsFile = join(CACHE, "images", `workloads-${buildKey()}.json`);
-      if (mode === "local" && !existsSync(workloadsFile)) {
-        throw new Error(`the running cluster's image list ${workloadsFile} is gone: npm run cluster:down, then up`);
-      }
-      await publishTestbedInfo(mode, mode === "local" ? JSON.parse(readFileSync(workloadsFile, "utf8")) : undefined);
-      log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
-      return;
-    }
-    await $`${kind} delete cluster --name ${CLUSTER}`;
+  if (await reuseExisting(mode, v)) {
+    log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
+    return;
   }
   // stock: kind's own default node image for its version; local: the one built here
   let imageArgs: string[] = [];
