@@ -297,8 +297,8 @@ async function reuseExisting(mode: Mode, v: Versions): Promise<boolean> {
       ),
     );
   }
-  const healthy = await phase("existing cluster healthy", () =>
-    waitHealthy(120_000).then(
+  const healthy = await phase("existing cluster checked", () =>
+    waitHealthy(90_000).then(
       () => true,
       (e: Error) => {
         log(chalk.yellow(`existing cluster unhealthy, recreating it: ${e.message}`));
