@@ -12,12 +12,12 @@
  *   if (!access.published) skipBecause({ skip }, access.reason);
  *   await waitFor("...", hostAnswers(access.nodes[0].address, nodePort, "Hello"), T.serviceReachable);
  */
-import { request } from "node:http";
 import type { V1Node } from "@kubernetes/client-node";
 import { type HttpResult, showHttp } from "./exec.ts";
+import { freshGet } from "./host-http.ts";
 import type { Kube } from "./kube.ts";
 import { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./prober.ts";
-import { formatDuration, T } from "./timeouts.ts";
+import { T } from "./timeouts.ts";
 import type { Check } from "./wait.ts";
 
 /** A node address checked against the published node network: the only kind hostHttpGet accepts. */
@@ -68,30 +68,14 @@ export async function hostNodeAccess(kube: Kube): Promise<HostNodeAccess> {
 }
 
 /** GET http://address:port/path from this host on a fresh connection; status 0 and `error` when no answer came. */
-export function hostHttpGet(
+export async function hostHttpGet(
   address: GuardedAddress,
   port: number,
   path = "/",
   timeout = T.httpRequest,
 ): Promise<HttpResult> {
-  const where = `GET http://${address}:${port}${path} from this host`;
-  return new Promise((resolve) => {
-    const failed = (error: Error): void => resolve({ status: 0, body: "", error: `${where}: ${error.message}` });
-    const req = request(
-      { host: address, port, path, agent: false, headers: { connection: "close" }, timeout },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), error: "" }),
-        );
-        res.on("error", failed);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${formatDuration(timeout)}`)));
-    req.on("error", failed);
-    req.end();
-  });
+  const { status, body, error } = await freshGet(new URL(`http://${address}:${port}${path}`), timeout);
+  return { status, body, error: error && `GET http://${address}:${port}${path} from this host: ${error}` };
 }
 
 /** A Check for waitFor: GET from this host answers `status` with a body containing `text`. */

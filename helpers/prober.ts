@@ -19,9 +19,9 @@
  * inside the `nodeNetwork` CIDR published by the test bed (ConfigMap kube-public/k8s-ops-conformance-testbed);
  * without that ConfigMap it probes the NodePort from the client pod instead and says so.
  */
-import { request } from "node:http";
 import { setTimeout as pace } from "node:timers/promises";
 import { exec } from "./exec.ts";
+import { freshGet } from "./host-http.ts";
 import type { Kube } from "./kube.ts";
 import { isNotFound } from "./kube.ts";
 import type { TestNamespace } from "./namespace.ts";
@@ -426,28 +426,6 @@ async function nodeAddresses(kube: Kube): Promise<string[]> {
   return nodes.flatMap((n) => n.status?.addresses?.filter((a) => a.type === "InternalIP").map((a) => a.address) ?? []);
 }
 
-interface HostAnswer {
-  status: number;
-  pod: string;
-  error: string;
-}
-
-/** One GET on a new connection (no agent, Connection: close); never throws. */
-function getOnce(url: URL, timeoutMs: number): Promise<HostAnswer> {
-  return new Promise((resolve) => {
-    const req = request(url, { agent: false, headers: { Connection: "close" }, timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, pod: String(res.headers["x-pod"] ?? ""), error: "" }));
-      res.on("error", (e) => resolve({ status: 0, pod: "", error: e.message }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${formatDuration(timeoutMs)}`)));
-    req.on("error", (e: NodeJS.ErrnoException) =>
-      resolve({ status: 0, pod: "", error: e.code ? `${e.code}: ${e.message}` : e.message }),
-    );
-    req.end();
-  });
-}
-
 /** Requests from this process, round-robin over `urls` (already checked to be allowed). */
 function startHostLoop(urls: readonly URL[], source: string, intervalMs: number, timeoutMs: number): Prober {
   const records: ProbeRecord[] = [];
@@ -457,8 +435,9 @@ function startHostLoop(urls: readonly URL[], source: string, intervalMs: number,
       const url = urls[i % urls.length] as URL;
       const at = Date.now();
       const t0 = performance.now();
-      const answer = await getOnce(url, timeoutMs);
-      records.push({ source, at, latencyMs: Math.round((performance.now() - t0) * 10) / 10, ...answer });
+      const { status, pod, error, code } = await freshGet(url, timeoutMs);
+      const latencyMs = Math.round((performance.now() - t0) * 10) / 10;
+      records.push({ source, at, latencyMs, status, pod, error: code ? `${code}: ${error}` : error });
       await pace(intervalMs); // pacing between requests, not a wait for state
     }
   })();
