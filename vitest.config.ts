@@ -7,7 +7,7 @@
  * retry is 0: a conformance verdict is never retried (transport errors are, inside the helpers).
  */
 import { defineConfig } from "vitest/config";
-import { T } from "./helpers/timeouts.ts";
+import { T } from "./helpers/framework/timeouts.ts";
 
 const reportsDir = process.env.KOC_REPORTS_DIR || "reports";
 const isCI = Boolean(process.env.CI);
@@ -22,8 +22,11 @@ export default defineConfig({
     teardownTimeout: T.cleanup + T.hook, // the global teardown sweeps the run's namespaces // a focused test must never reach CI and pass as "everything"
     reporters: [
       isCI ? "default" : "verbose",
-      ["./helpers/reporters/allure.ts", { resultsDir: `${reportsDir}/allure-results`, reportMatchers: false }],
-      ["./helpers/reporters/junit.ts", { outputFile: `${reportsDir}/junit.xml` }],
+      [
+        "./helpers/framework/reporters/allure.ts",
+        { resultsDir: `${reportsDir}/allure-results`, reportMatchers: false },
+      ],
+      ["./helpers/framework/reporters/junit.ts", { outputFile: `${reportsDir}/junit.xml` }],
     ],
     projects: [
       {
@@ -38,7 +41,7 @@ export default defineConfig({
           name: "e2e",
           include: ["suites/**/*.e2e.test.ts"],
           setupFiles: ["allure-vitest/setup"],
-          globalSetup: ["./helpers/global-setup.ts"],
+          globalSetup: ["./helpers/framework/global-setup.ts"],
           testTimeout: T.test,
           hookTimeout: T.hook,
           // Tests inside a file run concurrently through describe.concurrent in each scenario file:

@@ -3,7 +3,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { titleTags } from "../helpers/report.ts";
+import { titleTags } from "../helpers/framework/report.ts";
 
 export interface Catalog {
   suites: string[];

@@ -7,12 +7,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { sweepManaged } from "../helpers/cleanup.ts";
-import { type Config, ConfigError, readConfig } from "../helpers/config.ts";
-import { ImageError, resolveImages } from "../helpers/images.ts";
-import { connect, type Kube } from "../helpers/kube.ts";
-import { allSecretValues, filesUnder, findLeaks, showLeaks } from "../helpers/leaks.ts";
-import { T } from "../helpers/timeouts.ts";
+import { sweepManaged } from "../helpers/framework/cleanup.ts";
+import { type Config, ConfigError, readConfig } from "../helpers/framework/config.ts";
+import { ImageError, resolveImages } from "../helpers/framework/images.ts";
+import { connect, type Kube } from "../helpers/framework/kube.ts";
+import { T } from "../helpers/framework/timeouts.ts";
+import { allSecretValues, filesUnder, findLeaks, showLeaks } from "../helpers/manifests/leaks.ts";
 import {
   type CliOptions,
   type Command,

@@ -6,10 +6,10 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { ApiException, CoreV1Api, type KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { execa } from "execa";
-import { type Config, TESTBED_CONTEXT } from "../helpers/config.ts";
-import { describeApiError, type Target } from "../helpers/kube.ts";
-import { formatDuration, T } from "../helpers/timeouts.ts";
-import { DeadlineError, withDeadline } from "../helpers/wait.ts";
+import { type Config, TESTBED_CONTEXT } from "../helpers/framework/config.ts";
+import { describeApiError, type Target } from "../helpers/framework/kube.ts";
+import { formatDuration, T } from "../helpers/framework/timeouts.ts";
+import { DeadlineError, withDeadline } from "../helpers/framework/wait.ts";
 import { UsageError } from "./args.ts";
 
 /** The cluster is unreachable or rejects the credentials; exit code 3. */

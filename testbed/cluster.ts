@@ -18,7 +18,7 @@ import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { $, chalk } from "zx";
-import { DEFAULT_IMAGES } from "../helpers/images.ts";
+import { DEFAULT_IMAGES } from "../helpers/framework/images.ts";
 
 const TESTBED = dirname(fileURLToPath(import.meta.url));
 const CLUSTER = "k8s-ops-conformance";

@@ -9,11 +9,11 @@
  * On purpose: see the closing note of issue 4 (immutable: false in the manifest).
  */
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import { apply } from "../../helpers/apply.ts";
-import type { TestNamespace } from "../../helpers/fixtures.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import { describeApiError, statusCode } from "../../helpers/kube.ts";
-import { capability, step } from "../../helpers/report.ts";
+import type { TestNamespace } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describeApiError, statusCode } from "../../helpers/framework/kube.ts";
+import { capability, step } from "../../helpers/framework/report.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
 
 /** Replaces ConfigMap `frozen` with `change` applied; returns the API's refusal, or "accepted". */
 async function tryUpdate(

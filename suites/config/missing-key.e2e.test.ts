@@ -9,16 +9,16 @@
  * On purpose: see the closing note of issue 4 (the twins' expectations swapped).
  */
 import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
-import { apply } from "../../helpers/apply.ts";
-import { podReady, showPod } from "../../helpers/conditions.ts";
-import { config } from "../../helpers/config.ts";
-import { envDigest } from "../../helpers/container-view.ts";
-import type { TestNamespace } from "../../helpers/fixtures.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import { assertNoSecretLeaks } from "../../helpers/leaks.ts";
-import { capability, step } from "../../helpers/report.ts";
-import { T } from "../../helpers/timeouts.ts";
-import { holdsFor, waitFor } from "../../helpers/wait.ts";
+import { config } from "../../helpers/framework/config.ts";
+import type { TestNamespace } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { capability, step } from "../../helpers/framework/report.ts";
+import { T } from "../../helpers/framework/timeouts.ts";
+import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import { assertNoSecretLeaks } from "../../helpers/manifests/leaks.ts";
+import { podReady, showPod } from "../../helpers/observe/conditions.ts";
+import { envDigest } from "../../helpers/traffic/container-view.ts";
 
 const MANIFESTS = "config/missing-key";
 

@@ -11,17 +11,25 @@
  * Serial or disruptive: no; everything lives in the test's namespace. Slow by nature (about 1-2 min).
  * On purpose: see the closing note of issue 4 (expecting the env var to change; a too-short deadline).
  */
-import { apply } from "../../helpers/apply.ts";
-import { deploymentAvailable, podsReady } from "../../helpers/conditions.ts";
-import { config } from "../../helpers/config.ts";
-import { envDigest, fileDigest, sha256, shell, showLayout, volumeLayout } from "../../helpers/container-view.ts";
-import type { TestNamespace } from "../../helpers/fixtures.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import { assertNoSecretLeaks, secretValue } from "../../helpers/leaks.ts";
-import { attach, capability, log, step } from "../../helpers/report.ts";
-import { restartRollout } from "../../helpers/rollout.ts";
-import { formatDuration, POLL, T } from "../../helpers/timeouts.ts";
-import { type Check, holdsFor, waitFor } from "../../helpers/wait.ts";
+
+import { config } from "../../helpers/framework/config.ts";
+import type { TestNamespace } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { attach, capability, log, step } from "../../helpers/framework/report.ts";
+import { formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
+import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import { assertNoSecretLeaks, secretValue } from "../../helpers/manifests/leaks.ts";
+import { deploymentAvailable, podsReady } from "../../helpers/observe/conditions.ts";
+import { restartRollout } from "../../helpers/observe/rollout.ts";
+import {
+  envDigest,
+  fileDigest,
+  sha256,
+  shell,
+  showLayout,
+  volumeLayout,
+} from "../../helpers/traffic/container-view.ts";
 
 const V1 = "config/update-propagation";
 const V2 = "config/update-propagation/v2";

@@ -9,15 +9,23 @@
  * Serial or disruptive: no; everything lives in the test's namespace.
  * On purpose: see the closing note of issue 4 (a wrong expected mode).
  */
-import { apply } from "../../helpers/apply.ts";
-import { podReady } from "../../helpers/conditions.ts";
-import { config } from "../../helpers/config.ts";
-import { fileDigest, sha256, shell, showLayout, TIMESTAMPED_DIR, volumeLayout } from "../../helpers/container-view.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import { assertNoSecretLeaks, secretValuesIn } from "../../helpers/leaks.ts";
-import { attach, capability, step } from "../../helpers/report.ts";
-import { T } from "../../helpers/timeouts.ts";
-import { waitFor } from "../../helpers/wait.ts";
+
+import { config } from "../../helpers/framework/config.ts";
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { attach, capability, step } from "../../helpers/framework/report.ts";
+import { T } from "../../helpers/framework/timeouts.ts";
+import { waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import { assertNoSecretLeaks, secretValuesIn } from "../../helpers/manifests/leaks.ts";
+import { podReady } from "../../helpers/observe/conditions.ts";
+import {
+  fileDigest,
+  sha256,
+  shell,
+  showLayout,
+  TIMESTAMPED_DIR,
+  volumeLayout,
+} from "../../helpers/traffic/container-view.ts";
 
 const MANIFESTS = "config/volume-layout";
 const MOUNT = "/etc/secrets";

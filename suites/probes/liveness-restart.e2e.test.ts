@@ -3,7 +3,7 @@
  * Description: A container whose exec liveness probe `cat /tmp/healthy` starts failing (the file is removed
  *   KOC_PROBES_LIVENESS_DELAY s after start, default 8, 30 in the field notes) MUST be killed and restarted,
  *   inside the window its probe settings imply: failing from the removal + failureThreshold × period +
- *   timeout + a kubelet allowance (helpers/probes.ts restartWindow); never before the file is gone. The pod's
+ *   timeout + a kubelet allowance (helpers/observe/probe-evidence.ts restartWindow); never before the file is gone. The pod's
  *   events MUST show the probe failure (Unhealthy "Liveness probe failed") and the kill (Killing "failed
  *   liveness probe"). The named container's restartCount MUST never decrease. Negative twin: when the file
  *   stays, the container MUST NOT be restarted over the whole window (asserted only at its end). An httpGet
@@ -14,10 +14,13 @@
  * On purpose: KOC_PROBES_SABOTAGE=1 keeps /tmp/healthy in the restart test (no restart: timeout), removes it
  *   in the negative twin (restart: hold violated), and removes a file the http probe does not read.
  */
-import { apply } from "../../helpers/apply.ts";
-import { exec } from "../../helpers/exec.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import type { TestNamespace } from "../../helpers/namespace.ts";
+
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import type { TestNamespace } from "../../helpers/framework/namespace.ts";
+import { capability, step } from "../../helpers/framework/report.ts";
+import { T } from "../../helpers/framework/timeouts.ts";
+import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
 import {
   containerRunning,
   kubeletAllowanceS,
@@ -30,10 +33,8 @@ import {
   type RestartWindow,
   restartsOf,
   restartWindow,
-} from "../../helpers/probes.ts";
-import { capability, step } from "../../helpers/report.ts";
-import { T } from "../../helpers/timeouts.ts";
-import { holdsFor, waitFor } from "../../helpers/wait.ts";
+} from "../../helpers/observe/probe-evidence.ts";
+import { exec } from "../../helpers/traffic/exec.ts";
 import { restartedInWindow } from "./restart-evidence.ts";
 
 const HEALTHY_S = livenessDelaySeconds();

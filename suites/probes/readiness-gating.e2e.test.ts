@@ -13,16 +13,16 @@
  *   pod's IP" (awaited, then held over 2 probe periods) fails and names both ready addresses.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { apply } from "../../helpers/apply.ts";
-import { showPod } from "../../helpers/conditions.ts";
-import { sameAddresses, serviceEndpoints } from "../../helpers/endpointslices.ts";
-import { exec, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/exec.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import type { TestNamespace } from "../../helpers/namespace.ts";
-import { containerStatus, probesSabotage, restartsOf } from "../../helpers/probes.ts";
-import { capability, step } from "../../helpers/report.ts";
-import { T } from "../../helpers/timeouts.ts";
-import { holdsFor, waitFor } from "../../helpers/wait.ts";
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import type { TestNamespace } from "../../helpers/framework/namespace.ts";
+import { capability, step } from "../../helpers/framework/report.ts";
+import { T } from "../../helpers/framework/timeouts.ts";
+import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import { showPod } from "../../helpers/observe/conditions.ts";
+import { sameAddresses, serviceEndpoints } from "../../helpers/observe/endpointslices.ts";
+import { containerStatus, probesSabotage, restartsOf } from "../../helpers/observe/probe-evidence.ts";
+import { exec, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
 
 const SABOTAGE = probesSabotage();
 const READY_FILE = "/usr/share/nginx/html/ready";

@@ -14,11 +14,14 @@
  * On purpose: KOC_PROBES_SABOTAGE=1 points the liveness probe at /ready (a common misconfiguration): the
  *   started pod is restarted although only readiness should fail, so "not restarted" is violated.
  */
-import { apply } from "../../helpers/apply.ts";
-import { sameAddresses, serviceEndpoints } from "../../helpers/endpointslices.ts";
-import { exec, httpAnswers, startHttpClient } from "../../helpers/exec.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import type { TestNamespace } from "../../helpers/namespace.ts";
+
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import type { TestNamespace } from "../../helpers/framework/namespace.ts";
+import { capability, step } from "../../helpers/framework/report.ts";
+import { T } from "../../helpers/framework/timeouts.ts";
+import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import { sameAddresses, serviceEndpoints } from "../../helpers/observe/endpointslices.ts";
 import {
   containerCheck,
   containerStatus,
@@ -31,10 +34,8 @@ import {
   restartsOf,
   restartWindow,
   secondsBetween,
-} from "../../helpers/probes.ts";
-import { capability, step } from "../../helpers/report.ts";
-import { T } from "../../helpers/timeouts.ts";
-import { holdsFor, waitFor } from "../../helpers/wait.ts";
+} from "../../helpers/observe/probe-evidence.ts";
+import { exec, httpAnswers, startHttpClient } from "../../helpers/traffic/exec.ts";
 
 const SABOTAGE = probesSabotage();
 const START_S = 5;

@@ -3,8 +3,11 @@
  * container, as report steps. The restart must come within the window the probe settings imply, the kill
  * must fall inside it by the kubelet's own timestamps, and the pod's events must show the failure and kill.
  */
-import { expect } from "../../helpers/fixtures.ts";
-import type { TestNamespace } from "../../helpers/namespace.ts";
+import { expect } from "../../helpers/framework/fixtures.ts";
+import type { TestNamespace } from "../../helpers/framework/namespace.ts";
+import { step } from "../../helpers/framework/report.ts";
+import { T } from "../../helpers/framework/timeouts.ts";
+import { waitFor } from "../../helpers/framework/wait.ts";
 import {
   LIVENESS_RESTART_EVENTS,
   lastKillAfterSeconds,
@@ -13,10 +16,7 @@ import {
   type RestartWindow,
   restartsOf,
   STARTUP_RESTART_EVENTS,
-} from "../../helpers/probes.ts";
-import { step } from "../../helpers/report.ts";
-import { T } from "../../helpers/timeouts.ts";
-import { waitFor } from "../../helpers/wait.ts";
+} from "../../helpers/observe/probe-evidence.ts";
 
 /** Waits for the restart, checks when the kill happened and the events; returns the seconds from start to kill. */
 export async function restartedInWindow(

@@ -12,10 +12,14 @@
  * On purpose: KOC_PROBES_SABOTAGE=1 swaps the start times: the protected starter takes 30 s (restarted, never
  *   Ready: timeout) and the other one 6 s (not restarted: timeout).
  */
-import { apply } from "../../helpers/apply.ts";
-import { podReady } from "../../helpers/conditions.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import type { TestNamespace } from "../../helpers/namespace.ts";
+
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import type { TestNamespace } from "../../helpers/framework/namespace.ts";
+import { capability, step } from "../../helpers/framework/report.ts";
+import { T } from "../../helpers/framework/timeouts.ts";
+import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import { podReady } from "../../helpers/observe/conditions.ts";
 import {
   containerRunning,
   containerStatus,
@@ -27,10 +31,7 @@ import {
   restartsOf,
   restartWindow,
   secondsBetween,
-} from "../../helpers/probes.ts";
-import { capability, step } from "../../helpers/report.ts";
-import { T } from "../../helpers/timeouts.ts";
-import { holdsFor, waitFor } from "../../helpers/wait.ts";
+} from "../../helpers/observe/probe-evidence.ts";
 import { restartedInWindow } from "./restart-evidence.ts";
 
 const SABOTAGE = probesSabotage();

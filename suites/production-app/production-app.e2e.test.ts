@@ -16,7 +16,7 @@
  * Serial or disruptive: no; each test has its own namespace and the API assigns the NodePort (the field notes'
  *   fixed 30080 would collide between concurrent tests).
  * Requires: 3 Ready schedulable nodes for the placement test (else skipped with the reason). Requests from this host go only to node
- *   addresses inside the node network the test bed publishes (helpers/node-access.ts); elsewhere that test is
+ *   addresses inside the node network the test bed publishes (helpers/traffic/node-access.ts); elsewhere that test is
  *   skipped with the reason.
  * On purpose (each seen failing once, see the report of issue 5): limits equal to requests in
  *   30-deployment.yaml → "pods whose status.qosClass is not Burstable" lists 3 Guaranteed pods; no preStop and
@@ -26,13 +26,18 @@
  *   "violated after 1.6s: HTTP 200, body: Hello from Production App v2.0 - UPDATED!".
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { apply } from "../../helpers/apply.ts";
-import { deploymentAvailable, isPodReady, showPod } from "../../helpers/conditions.ts";
-import { config } from "../../helpers/config.ts";
-import { exec, type HttpResult, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/exec.ts";
-import { describe, expect, type TestNamespace, test } from "../../helpers/fixtures.ts";
-import { hostAnswers, hostNodeAccess } from "../../helpers/node-access.ts";
-import { requireNodes, skipBecause } from "../../helpers/prereq.ts";
+import { config } from "../../helpers/framework/config.ts";
+import { describe, expect, type TestNamespace, test } from "../../helpers/framework/fixtures.ts";
+import { attach, capability, step } from "../../helpers/framework/report.ts";
+import { formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
+import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import { requireNodes, skipBecause } from "../../helpers/manifests/prereq.ts";
+import { deploymentAvailable, isPodReady, showPod } from "../../helpers/observe/conditions.ts";
+import { restartRollout } from "../../helpers/observe/rollout.ts";
+import { assertBound, sampleWhile, Timeline } from "../../helpers/observe/timeline.ts";
+import { exec, type HttpResult, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
+import { hostAnswers, hostNodeAccess } from "../../helpers/traffic/node-access.ts";
 import {
   assertNoFailedRequests,
   assertVersionSwitch,
@@ -41,12 +46,7 @@ import {
   startPodProber,
   summarize,
   versionSegments,
-} from "../../helpers/prober.ts";
-import { attach, capability, step } from "../../helpers/report.ts";
-import { restartRollout } from "../../helpers/rollout.ts";
-import { assertBound, sampleWhile, Timeline } from "../../helpers/timeline.ts";
-import { formatDuration, POLL, T } from "../../helpers/timeouts.ts";
-import { type Check, holdsFor, waitFor } from "../../helpers/wait.ts";
+} from "../../helpers/traffic/prober.ts";
 
 const APP = "production-app";
 const V1 = { answer: "Hello from Production App v1.0", version: "v1.0" };

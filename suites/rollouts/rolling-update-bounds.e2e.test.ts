@@ -18,14 +18,21 @@
  * On purpose: made to fail by asserting maxSurge - 1 as the upper bound (the error names the bound, the
  *   event and the states around it).
  */
-import { apply } from "../../helpers/apply.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import { capability, log, step } from "../../helpers/report.ts";
-import { type RolloutState, rolloutSettled, setImage, showRolloutState, watchRollout } from "../../helpers/rollout.ts";
-import { attachRolloutPicture } from "../../helpers/rollout-picture.ts";
-import { assertBound, type Bound, extremes } from "../../helpers/timeline.ts";
-import { T } from "../../helpers/timeouts.ts";
-import { waitFor } from "../../helpers/wait.ts";
+
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { capability, log, step } from "../../helpers/framework/report.ts";
+import { T } from "../../helpers/framework/timeouts.ts";
+import { waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import {
+  type RolloutState,
+  rolloutSettled,
+  setImage,
+  showRolloutState,
+  watchRollout,
+} from "../../helpers/observe/rollout.ts";
+import { assertBound, type Bound, extremes } from "../../helpers/observe/timeline.ts";
+import { attachRolloutPicture } from "../../helpers/traffic/rollout-picture.ts";
 
 const REPLICAS = 3;
 const STRATEGIES = [

@@ -11,15 +11,28 @@
  *   requests slower than the 5 s preStop delay.
  * Serial or disruptive: no; everything lives in the test's namespace (NodePorts are assigned by the cluster).
  * Failure policy: strict (no failed request). Requests from this host go only to node addresses inside the
- *   test bed's published nodeNetwork; elsewhere the NodePort is probed from the client pod (see helpers/prober.ts).
+ *   test bed's published nodeNetwork; elsewhere the NodePort is probed from the client pod (see helpers/traffic/prober.ts).
  * On purpose: made to fail by removing the preStop delay and readiness probe (failed requests, reported
  *   with each outage); the Recreate twin fails whenever the prober misses an outage.
  */
-import { apply } from "../../helpers/apply.ts";
-import { config } from "../../helpers/config.ts";
-import { startHttpClient } from "../../helpers/exec.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import type { TestNamespace } from "../../helpers/namespace.ts";
+
+import { config } from "../../helpers/framework/config.ts";
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import type { TestNamespace } from "../../helpers/framework/namespace.ts";
+import { capability, log, step } from "../../helpers/framework/report.ts";
+import { formatDuration, T } from "../../helpers/framework/timeouts.ts";
+import { waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import {
+  restartRollout,
+  rolloutSettled,
+  setImage,
+  showRolloutState,
+  undoRollout,
+  type WatchedRollout,
+  watchRollout,
+} from "../../helpers/observe/rollout.ts";
+import { startHttpClient } from "../../helpers/traffic/exec.ts";
 import {
   assertNoFailedRequests,
   assertVersionSwitch,
@@ -31,20 +44,8 @@ import {
   startNodePortProber,
   startPodProber,
   summarize,
-} from "../../helpers/prober.ts";
-import { capability, log, step } from "../../helpers/report.ts";
-import {
-  restartRollout,
-  rolloutSettled,
-  setImage,
-  showRolloutState,
-  undoRollout,
-  type WatchedRollout,
-  watchRollout,
-} from "../../helpers/rollout.ts";
-import { attachRolloutPicture } from "../../helpers/rollout-picture.ts";
-import { formatDuration, T } from "../../helpers/timeouts.ts";
-import { waitFor } from "../../helpers/wait.ts";
+} from "../../helpers/traffic/prober.ts";
+import { attachRolloutPicture } from "../../helpers/traffic/rollout-picture.ts";
 
 const SELECTOR = "app=web";
 const ROLLING = "{type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}";

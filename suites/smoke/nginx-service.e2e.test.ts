@@ -9,14 +9,15 @@
  * On purpose: KOC_SMOKE_SABOTAGE=1 makes it expect a page nginx does not serve, so it fails and the
  *   report shows the failure diagnostics (events, pods, logs, describe).
  */
-import { apply } from "../../helpers/apply.ts";
-import { deploymentAvailable, serviceEndpointsReady } from "../../helpers/conditions.ts";
-import { config } from "../../helpers/config.ts";
-import { httpAnswers, startHttpClient } from "../../helpers/exec.ts";
-import { describe, expect, test } from "../../helpers/fixtures.ts";
-import { capability, step } from "../../helpers/report.ts";
-import { T } from "../../helpers/timeouts.ts";
-import { waitFor } from "../../helpers/wait.ts";
+
+import { config } from "../../helpers/framework/config.ts";
+import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { capability, step } from "../../helpers/framework/report.ts";
+import { T } from "../../helpers/framework/timeouts.ts";
+import { waitFor } from "../../helpers/framework/wait.ts";
+import { apply } from "../../helpers/manifests/apply.ts";
+import { deploymentAvailable, serviceEndpointsReady } from "../../helpers/observe/conditions.ts";
+import { httpAnswers, startHttpClient } from "../../helpers/traffic/exec.ts";
 
 const WELCOME = config().smokeSabotage ? "Welcome to a page nginx does not serve" : "Welcome to nginx!";
 

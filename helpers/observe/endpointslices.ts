@@ -6,8 +6,8 @@
  *   await waitFor("only web-0 ready", serviceEndpoints(ns, "web", (s) => sameAddresses(s.ready, [ip])), T.serviceReachable);
  */
 import type { V1EndpointSlice } from "@kubernetes/client-node";
-import type { TestNamespace } from "./namespace.ts";
-import type { Check } from "./wait.ts";
+import type { TestNamespace } from "../framework/namespace.ts";
+import type { Check } from "../framework/wait.ts";
 
 export interface EndpointSet {
   /** Addresses with conditions.ready=true, sorted. */

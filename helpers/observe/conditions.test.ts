@@ -1,7 +1,7 @@
 import type { V1Deployment, V1EndpointSlice, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
+import { fakeNamespace } from "../framework/testing.ts";
 import { deploymentAvailable, podsReady, serviceEndpointsReady, showPod } from "./conditions.ts";
-import { fakeNamespace } from "./testing.ts";
 
 const ns = fakeNamespace();
 

@@ -17,9 +17,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
+import { REDACTED } from "../framework/redact.ts";
+import { attach } from "../framework/report.ts";
 import { MANIFESTS_DIR, manifestFiles } from "./apply.ts";
-import { REDACTED } from "./redact.ts";
-import { attach } from "./report.ts";
 
 export interface SecretValue {
   secret: string;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
+import type { RolloutState } from "../observe/rollout.ts";
 import type { ProbeRecord } from "./prober.ts";
-import type { RolloutState } from "./rollout.ts";
 import { escapeXml, rolloutSvg } from "./rollout-picture.ts";
 
 const state = (counted: number): RolloutState => ({

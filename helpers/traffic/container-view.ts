@@ -3,12 +3,12 @@
  * (POSIX sh, busybox or coreutils), never read back from the API.
  *
  * Secret values cannot be compared as text: exec() scrubs every learned Secret value out of its output
- * (helpers/redact.ts). They are compared as SHA-256 digests instead, computed inside the container and
+ * (helpers/framework/redact.ts). They are compared as SHA-256 digests instead, computed inside the container and
  * here, so the value itself never crosses into the test process, the report or an error message.
  */
 import { createHash } from "node:crypto";
+import type { TestNamespace } from "../framework/namespace.ts";
 import { exec } from "./exec.ts";
-import type { TestNamespace } from "./namespace.ts";
 
 /** SHA-256 of `text` (UTF-8), lowercase hex: what `sha256sum` prints for a file holding exactly `text`. */
 export function sha256(text: string): string {

@@ -4,9 +4,9 @@
  * global teardown, and by `k8s-ops-conformance cleanup` for leftovers of earlier or killed runs.
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { CLUSTER_SCOPED_KINDS } from "../manifests/template.ts";
 import { managedSelector } from "./config.ts";
 import { describeApiError, isNotFound, type Kube, statusCode } from "./kube.ts";
-import { CLUSTER_SCOPED_KINDS } from "./template.ts";
 import { POLL } from "./timeouts.ts";
 import { type Check, WaitTimeoutError, waitFor } from "./wait.ts";
 

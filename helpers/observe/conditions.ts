@@ -3,8 +3,8 @@
  * a line a person can act on ("available 1/2; Available=False MinimumReplicasUnavailable ...").
  */
 import type { V1Condition, V1Deployment, V1EndpointSlice, V1Pod, V1PodCondition } from "@kubernetes/client-node";
-import type { TestNamespace } from "./namespace.ts";
-import type { Check } from "./wait.ts";
+import type { TestNamespace } from "../framework/namespace.ts";
+import type { Check } from "../framework/wait.ts";
 
 type AnyCondition = Pick<V1Condition, "type" | "status" | "reason" | "message"> | V1PodCondition;
 

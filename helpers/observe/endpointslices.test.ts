@@ -1,7 +1,7 @@
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
+import { fakeNamespace } from "../framework/testing.ts";
 import { endpointSet, sameAddresses, serviceEndpoints, showEndpointSet } from "./endpointslices.ts";
-import { fakeNamespace } from "./testing.ts";
 
 function slice(endpoints: Array<[string, boolean | undefined, string]>): V1EndpointSlice {
   return {

@@ -4,12 +4,13 @@
  *
  *   await attach("rollout timeline", rolloutSvg({ origin, states: timeline.samples, records, versionOf, marks }), "image/svg+xml");
  */
+
+import { attach } from "../framework/report.ts";
+import { formatDuration } from "../framework/timeouts.ts";
+import type { RolloutState } from "../observe/rollout.ts";
+import type { Sample } from "../observe/timeline.ts";
 import type { ProbeRecord } from "./prober.ts";
 import { isFailure } from "./prober.ts";
-import { attach } from "./report.ts";
-import type { RolloutState } from "./rollout.ts";
-import type { Sample } from "./timeline.ts";
-import { formatDuration } from "./timeouts.ts";
 
 export interface PictureInput {
   title: string;

@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApiException, type V1Node } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
-import type { Kube } from "./kube.ts";
+import type { Kube } from "../framework/kube.ts";
 import { type GuardedAddress, hostAnswers, hostHttpGet, hostNodeAccess } from "./node-access.ts";
 
 const node = (name: string, address: string, ready = true): V1Node => ({

@@ -7,11 +7,11 @@
  *   await waitFor("container app restarted", restartsOf(ns, "liveness", "app", (n) => n >= 1), window.latestS * 1000);
  */
 import type { CoreV1Event, V1ContainerStatus, V1Pod, V1Probe } from "@kubernetes/client-node";
+import { ConfigError, config, parseBoolean } from "../framework/config.ts";
+import { formatEvents } from "../framework/diagnostics.ts";
+import type { TestNamespace } from "../framework/namespace.ts";
+import type { Check } from "../framework/wait.ts";
 import { showPod } from "./conditions.ts";
-import { ConfigError, config, parseBoolean } from "./config.ts";
-import { formatEvents } from "./diagnostics.ts";
-import type { TestNamespace } from "./namespace.ts";
-import type { Check } from "./wait.ts";
 
 /** The settings that decide when a probe gives up, in seconds (API defaults filled in). */
 export interface ProbeTiming {

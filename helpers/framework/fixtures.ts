@@ -1,8 +1,8 @@
 /**
  * The suite's `test`: vitest's, plus two fixtures. Import `test` and `expect` from here, never from vitest.
  *
- *   kube  (per worker)  clients for the configured context (helpers/kube.ts)
- *   ns    (per test)    a fresh namespace `koc-<scenario>-<random>` (helpers/namespace.ts TestNamespace)
+ *   kube  (per worker)  clients for the configured context (helpers/framework/kube.ts)
+ *   ns    (per test)    a fresh namespace `koc-<scenario>-<random>` (helpers/framework/namespace.ts TestNamespace)
  *
  * After each test that uses `ns`: if it failed, diagnostics are collected and attached BEFORE anything is
  * deleted; then deferred undo steps run (LIFO) and the namespace is deleted, unless it failed and
@@ -31,13 +31,13 @@ import { withDeadline } from "./wait.ts";
 export { describe, expect } from "vitest";
 
 declare module "vitest" {
-  /** Values the global setup (helpers/global-setup.ts) hands to every worker. */
+  /** Values the global setup (helpers/framework/global-setup.ts) hands to every worker. */
   export interface ProvidedContext {
     images: ImageTable;
   }
 }
 
-const SUITES_DIR = resolve(import.meta.dirname, "..", "suites");
+const SUITES_DIR = resolve(import.meta.dirname, "..", "..", "suites");
 
 interface TaskLike {
   name: string;

@@ -6,12 +6,12 @@
  */
 import { Writable } from "node:stream";
 import type { V1Status } from "@kubernetes/client-node";
-import { apply } from "./apply.ts";
-import { podReady } from "./conditions.ts";
-import type { TestNamespace } from "./namespace.ts";
-import { redactor } from "./redact.ts";
-import { formatDuration, T } from "./timeouts.ts";
-import { type Check, waitFor } from "./wait.ts";
+import type { TestNamespace } from "../framework/namespace.ts";
+import { redactor } from "../framework/redact.ts";
+import { formatDuration, T } from "../framework/timeouts.ts";
+import { type Check, waitFor } from "../framework/wait.ts";
+import { apply } from "../manifests/apply.ts";
+import { podReady } from "../observe/conditions.ts";
 
 export interface ExecResult {
   stdout: string;

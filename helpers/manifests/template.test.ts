@@ -1,6 +1,6 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
-import { DEFAULT_IMAGES } from "./images.ts";
+import { DEFAULT_IMAGES } from "../framework/images.ts";
 import { containerImages, ManifestError, parseManifests, prepareObjects, renderTemplate } from "./template.ts";
 
 const vars = { images: DEFAULT_IMAGES, values: { namespace: "koc-x-abcde", runId: "r1" } };
@@ -74,7 +74,7 @@ describe("manifest templates", () => {
       spec: { containers: [{ name: "c", image: "nginx:latest" }] },
     };
     expect(() => prepareObjects([pod as KubernetesObject], options)).toThrowError(
-      'x/y.yaml: Pod p: image "nginx:latest" is not from helpers/images.ts; write {{image:<key>}}',
+      'x/y.yaml: Pod p: image "nginx:latest" is not from helpers/framework/images.ts; write {{image:<key>}}',
     );
   });
 

@@ -7,8 +7,8 @@
  *     await requireNodes({ kube, skip }, 3);
  */
 import type { V1StorageClass } from "@kubernetes/client-node";
-import type { Kube } from "./kube.ts";
-import { log } from "./report.ts";
+import type { Kube } from "../framework/kube.ts";
+import { log } from "../framework/report.ts";
 
 export interface SkipContext {
   kube: Kube;

@@ -1,7 +1,7 @@
 /**
  * Manifests are data: YAML under manifests/ with `{{placeholders}}`, turned into objects ready to apply.
  *
- *   {{image:<key>}}   an image from helpers/images.ts (the only way a manifest may name an image)
+ *   {{image:<key>}}   an image from helpers/framework/images.ts (the only way a manifest may name an image)
  *   {{namespace}}     the test's namespace (for names of cluster-scoped objects, URLs, DNS names)
  *   {{runId}}         the run id
  *   {{<name>}}        any value the test passes to apply()
@@ -11,7 +11,7 @@
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { type ImageTable, isImageKey } from "./images.ts";
+import { type ImageTable, isImageKey } from "../framework/images.ts";
 
 export class ManifestError extends Error {
   override name = "ManifestError";
@@ -118,7 +118,9 @@ export function prepareObjects(objects: readonly KubernetesObject[], options: Pr
     addLabels(object, options.labels);
     const foreign = containerImages(object).find((image) => !allowedImages.has(image));
     if (foreign !== undefined) {
-      throw new ManifestError(`${where}: image "${foreign}" is not from helpers/images.ts; write {{image:<key>}}`);
+      throw new ManifestError(
+        `${where}: image "${foreign}" is not from helpers/framework/images.ts; write {{image:<key>}}`,
+      );
     }
     return object;
   });

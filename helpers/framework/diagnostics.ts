@@ -11,7 +11,7 @@ import { delimiter, join } from "node:path";
 import type { CoreV1Event, KubernetesObject, V1Pod } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { stringify } from "yaml";
-import { showConditions, showPod } from "./conditions.ts";
+import { showConditions, showPod } from "../observe/conditions.ts";
 import { config } from "./config.ts";
 import { describeApiError, type Kube } from "./kube.ts";
 import { redactor } from "./redact.ts";

@@ -1,5 +1,6 @@
 import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
+import { fakeNamespace } from "../framework/testing.ts";
 import {
   findEvents,
   lastKillAfterSeconds,
@@ -13,8 +14,7 @@ import {
   restartWindow,
   secondsBetween,
   showContainer,
-} from "./probes.ts";
-import { fakeNamespace } from "./testing.ts";
+} from "./probe-evidence.ts";
 
 function pod(restartCount: number): V1Pod {
   return {

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, test } from "vitest";
+import { fakeNamespace } from "../framework/testing.ts";
 import { applyObject, loadManifests, MANIFESTS_DIR, manifestFiles, referencedSecrets } from "./apply.ts";
-import { fakeNamespace } from "./testing.ts";
 
 /** Every folder under manifests/ that holds YAML files. */
 function manifestFolders(dir: string = MANIFESTS_DIR): string[] {

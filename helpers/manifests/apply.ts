@@ -11,11 +11,11 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { type KubernetesObject, PatchStrategy, type V1PodSpec } from "@kubernetes/client-node";
 import { stringify } from "yaml";
-import { runLabels } from "./config.ts";
-import { isNotFound } from "./kube.ts";
-import type { TestNamespace } from "./namespace.ts";
-import { redactor } from "./redact.ts";
-import { attach, step } from "./report.ts";
+import { runLabels } from "../framework/config.ts";
+import { isNotFound } from "../framework/kube.ts";
+import type { TestNamespace } from "../framework/namespace.ts";
+import { redactor } from "../framework/redact.ts";
+import { attach, step } from "../framework/report.ts";
 import {
   isClusterScoped,
   ManifestError,
@@ -27,7 +27,7 @@ import {
 
 /** The server-side apply field manager: `kubectl get -o yaml --show-managed-fields` shows who set what. */
 export const FIELD_MANAGER = "k8s-ops-conformance";
-export const MANIFESTS_DIR = resolve(import.meta.dirname, "..", "manifests");
+export const MANIFESTS_DIR = resolve(import.meta.dirname, "..", "..", "manifests");
 
 /** The YAML files of a manifest path (a file, or every *.yaml in a folder, sorted by name). */
 export function manifestFiles(path: string, root: string = MANIFESTS_DIR): string[] {

@@ -16,7 +16,7 @@ describe("fixture naming", () => {
 
   test("should put artifacts under reports/artifacts/<file>/<test>/", () => {
     expect(
-      artifactDir("reports", `${import.meta.dirname}/../suites/smoke/nginx-service.e2e.test.ts`, testTitle(task)),
+      artifactDir("reports", `${import.meta.dirname}/../../suites/smoke/nginx-service.e2e.test.ts`, testTitle(task)),
     ).toBe("reports/artifacts/smoke/nginx-service/Smoke-nginx-should-answer-smoke");
   });
 

@@ -21,11 +21,11 @@ import {
   type V1PodTemplateSpec,
   type V1ReplicaSet,
 } from "@kubernetes/client-node";
+import type { TestNamespace } from "../framework/namespace.ts";
+import { log } from "../framework/report.ts";
+import type { Check } from "../framework/wait.ts";
 import { deploymentAvailable, isPodReady, showPod } from "./conditions.ts";
-import type { TestNamespace } from "./namespace.ts";
-import { log } from "./report.ts";
 import { Timeline } from "./timeline.ts";
-import type { Check } from "./wait.ts";
 import { watchObjects } from "./watch.ts";
 
 export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";

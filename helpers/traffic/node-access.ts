@@ -1,9 +1,9 @@
 /**
  * Single requests from this host (the machine running vitest) to node addresses, with the body: a NodePort
- * checked "from outside the cluster". (helpers/prober.ts sends continuous requests the same way.)
+ * checked "from outside the cluster". (helpers/traffic/prober.ts sends continuous requests the same way.)
  *
  * Network safety: requests go only to node addresses inside the node network the test bed publishes in
- * kube-public/k8s-ops-conformance-testbed (the guard is helpers/prober.ts assertTestbedAddresses). Without
+ * kube-public/k8s-ops-conformance-testbed (the guard is helpers/traffic/prober.ts assertTestbedAddresses). Without
  * that ConfigMap nothing is sent and `hostNodeAccess` says why, so the test can skip with the reason; an
  * address outside the published network is refused with an error before a packet leaves. hostHttpGet only
  * accepts addresses that went through that check (the GuardedAddress type).
@@ -13,12 +13,12 @@
  *   await waitFor("...", hostAnswers(access.nodes[0].address, nodePort, "Hello"), T.serviceReachable);
  */
 import type { V1Node } from "@kubernetes/client-node";
+import type { Kube } from "../framework/kube.ts";
+import { T } from "../framework/timeouts.ts";
+import type { Check } from "../framework/wait.ts";
 import { type HttpResult, showHttp } from "./exec.ts";
 import { freshGet } from "./host-http.ts";
-import type { Kube } from "./kube.ts";
 import { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./prober.ts";
-import { T } from "./timeouts.ts";
-import type { Check } from "./wait.ts";
 
 /** A node address checked against the published node network: the only kind hostHttpGet accepts. */
 export type GuardedAddress = string & { readonly guardedNodeAddress: true };

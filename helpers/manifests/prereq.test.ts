@@ -1,6 +1,6 @@
 import type { V1Node, V1StorageClass } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
-import type { Kube } from "./kube.ts";
+import type { Kube } from "../framework/kube.ts";
 import { requireNodes, requireStorageClass } from "./prereq.ts";
 
 class Skipped extends Error {}

@@ -9,8 +9,8 @@
  * A violation names the bound, when it broke, what was seen, and the samples around it.
  */
 import { setTimeout as nextPoll } from "node:timers/promises";
-import { redactor } from "./redact.ts";
-import { formatDuration } from "./timeouts.ts";
+import { redactor } from "../framework/redact.ts";
+import { formatDuration } from "../framework/timeouts.ts";
 
 export interface Sample<T> {
   /** Milliseconds since the timeline started. */

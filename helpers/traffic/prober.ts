@@ -11,23 +11,23 @@
  *
  * Which pod answered comes from the response header `X-Pod` (the workload's nginx adds `$hostname`,
  * see manifests/rollouts/zero-downtime/configmap.yaml); map pods to versions (ReplicaSet, image) with
- * the pods you observed (helpers/watch.ts keeps every pod it saw).
+ * the pods you observed (helpers/observe/watch.ts keeps every pod it saw).
  *
- * In-cluster probers run a shell loop in a client pod (helpers/exec.ts startHttpClient): `curl` per
+ * In-cluster probers run a shell loop in a client pod (helpers/traffic/exec.ts startHttpClient): `curl` per
  * request (a new process, so a new connection and a fresh DNS lookup), `Connection: close`, start time
  * from `date +%s%N`. The NodePort prober runs here, in this process, and only against node addresses
  * inside the `nodeNetwork` CIDR published by the test bed (ConfigMap kube-public/k8s-ops-conformance-testbed);
  * without that ConfigMap it probes the NodePort from the client pod instead and says so.
  */
 import { setTimeout as pace } from "node:timers/promises";
+import type { Kube } from "../framework/kube.ts";
+import { isNotFound } from "../framework/kube.ts";
+import type { TestNamespace } from "../framework/namespace.ts";
+import { log } from "../framework/report.ts";
+import { formatDuration, T } from "../framework/timeouts.ts";
+import { waitFor } from "../framework/wait.ts";
 import { exec } from "./exec.ts";
 import { freshGet } from "./host-http.ts";
-import type { Kube } from "./kube.ts";
-import { isNotFound } from "./kube.ts";
-import type { TestNamespace } from "./namespace.ts";
-import { log } from "./report.ts";
-import { formatDuration, T } from "./timeouts.ts";
-import { waitFor } from "./wait.ts";
 
 /** One request as the prober saw it. Times are epoch milliseconds, so records from pods and from here line up. */
 export interface ProbeRecord {

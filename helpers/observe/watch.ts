@@ -12,7 +12,7 @@
  * 410 Gone lists again. Errors other than those end the watch and are thrown by stop().
  */
 import { type KubernetesObject, Watch } from "@kubernetes/client-node";
-import type { Kube } from "./kube.ts";
+import type { Kube } from "../framework/kube.ts";
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 
