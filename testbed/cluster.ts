@@ -21,7 +21,8 @@ import { $, chalk } from "zx";
 import { DEFAULT_IMAGES } from "../helpers/framework/images.ts";
 
 const TESTBED = dirname(fileURLToPath(import.meta.url));
-const CLUSTER = "k8s-ops-conformance";
+// KOC_TESTBED_NAME: a second test bed beside the default one (e.g. to try test bed changes while suites run)
+const CLUSTER = process.env.KOC_TESTBED_NAME || "k8s-ops-conformance";
 const CONTEXT = `kind-${CLUSTER}`;
 const NETWORK = "kind";
 const MANAGED = "app.kubernetes.io/managed-by=k8s-ops-conformance";
@@ -161,13 +162,19 @@ async function buildLocalImages(v: Versions): Promise<{ nodeImage: string; workl
 /** Drop node images and archives of other build keys: each is a couple of GB. */
 async function pruneOtherBuilds(key: string): Promise<void> {
   const dir = join(CACHE, "images");
+  // builds a cluster still runs (another KOC_TESTBED_NAME) are kept with their image list
+  const inUse = (await $`docker ps -a --format {{.Image}}`).stdout
+    .split("\n")
+    .filter((t) => t.startsWith("koc.local/node:"));
+  const keep = (name: string) =>
+    name.includes(key) || inUse.some((t) => name.includes(t.slice(t.lastIndexOf("-") + 1)));
+  const tags = (await $`docker images koc.local/node --format {{.Repository}}:{{.Tag}}`).stdout.split("\n");
+  for (const t of tags.filter((t) => t && !keep(t))) await $`docker rmi ${t}`.nothrow();
   for (const f of readdirSync(dir)) {
     if (f.startsWith("images-"))
       await $`rm -f ${join(dir, f)}`; // preloaded into the node image now
-    else if (f.startsWith("workloads-") && !f.includes(key)) await $`rm -f ${join(dir, f)}`;
+    else if (f.startsWith("workloads-") && !keep(f)) await $`rm -f ${join(dir, f)}`;
   }
-  const tags = (await $`docker images koc.local/node --format {{.Repository}}:{{.Tag}}`).stdout.split("\n");
-  for (const t of tags.filter((t) => t && !t.endsWith(`-${key}`))) await $`docker rmi ${t}`.nothrow();
 }
 
 function kindConfig(): string {
