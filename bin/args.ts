@@ -35,6 +35,10 @@ export interface CliOptions {
   timeoutScale?: string | undefined;
   runId?: string | undefined;
   reportsDir?: string | undefined;
+  /** Run `@disruptive` tests on a cluster that is not the local test bed. */
+  disruptive?: boolean | undefined;
+  /** The StorageClass of the ReadWriteMany scenario (otherwise auto-detected). */
+  rwxStorageClass?: string | undefined;
   /** cleanup: only objects created at least this many minutes ago (runs in progress on a shared cluster). */
   olderThanMinutes: number;
 }
@@ -55,6 +59,8 @@ const OPTIONS = {
   "run-id": { type: "string" },
   "reports-dir": { type: "string" },
   "older-than": { type: "string" },
+  disruptive: { type: "boolean" },
+  "rwx-storage-class": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -72,6 +78,8 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
     "timeout-scale",
     "run-id",
     "reports-dir",
+    "disruptive",
+    "rwx-storage-class",
     "help",
   ],
   list: ["suite", "tag", "help"],
@@ -99,6 +107,10 @@ Options (run):
   --timeout-scale N              multiply every deadline by N (env KOC_TIMEOUT_SCALE)
   --run-id ID                    label value for this run's objects (env KOC_RUN_ID); default: generated
   --reports-dir DIR              where reports go (env KOC_REPORTS_DIR); default: reports
+  --disruptive                   also run @disruptive tests (cordon a node, ...) on a cluster that is not the
+                                 local test bed (env KOC_DISRUPTIVE=1); on the test bed they always run
+  --rwx-storage-class NAME       StorageClass for the ReadWriteMany scenario (env KOC_RWX_STORAGE_CLASS);
+                                 default: one the cluster declares shared (see README), else skipped
 
 Options (cleanup): --context, --kubeconfig as for run (no test bed start), and
   --older-than MINUTES           only what was created at least MINUTES ago (leave runs in progress alone)
@@ -121,7 +133,14 @@ function commandName(parsed: Parsed): CommandName {
 }
 
 function cliOptions(v: Parsed["values"]): CliOptions {
-  for (const option of ["context", "kubeconfig", "timeout-scale", "run-id", "reports-dir"] as const) {
+  for (const option of [
+    "context",
+    "kubeconfig",
+    "timeout-scale",
+    "run-id",
+    "reports-dir",
+    "rwx-storage-class",
+  ] as const) {
     if (v[option] !== undefined && v[option].trim() === "") throw new UsageError(`--${option} needs a value`);
   }
   const olderThan = Number(v["older-than"] ?? 0);
@@ -138,6 +157,8 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     timeoutScale: v["timeout-scale"],
     runId: v["run-id"],
     reportsDir: v["reports-dir"],
+    disruptive: v.disruptive,
+    rwxStorageClass: v["rwx-storage-class"],
     olderThanMinutes: olderThan,
   };
 }
@@ -190,6 +211,8 @@ export function environmentFor(options: CliOptions, env: NodeJS.ProcessEnv): Nod
     KOC_RUN_ID: set(options.runId, env.KOC_RUN_ID),
     KOC_REPORTS_DIR: set(options.reportsDir, env.KOC_REPORTS_DIR),
     KOC_KEEP_NAMESPACE_ON_FAILURE: options.keepNamespaceOnFailure ? "1" : env.KOC_KEEP_NAMESPACE_ON_FAILURE,
+    KOC_DISRUPTIVE: options.disruptive ? "1" : env.KOC_DISRUPTIVE,
+    KOC_RWX_STORAGE_CLASS: set(options.rwxStorageClass, env.KOC_RWX_STORAGE_CLASS),
   };
   // A child process would see an undefined value as the text "undefined".
   return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined));

@@ -31,6 +31,11 @@ export const BASE_TIMEOUTS = {
    * TTL when the kubelet does not use watches. Upstream allows 240 s + TTL (GetPodSecretUpdateTimeout).
    */
   configPropagation: 150_000,
+  /**
+   * A claim bound to a volume: static binding is immediate (the PV controller also resyncs every 15 s);
+   * dynamic provisioning starts a helper pod (local-path) or calls a CSI driver.
+   */
+  volumeBind: 120_000,
   /** Default window for holdsFor ("must not happen") checks. */
   holdWindow: 15_000,
   /** An object deleted and gone. */

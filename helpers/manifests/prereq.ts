@@ -22,8 +22,8 @@ export function skipBecause(ctx: Pick<SkipContext, "skip">, reason: string): nev
   return ctx.skip(reason);
 }
 
-/** At least `count` schedulable, Ready nodes. */
-export async function requireNodes(ctx: SkipContext, count: number): Promise<void> {
+/** At least `count` schedulable, Ready nodes; returns the names of all of them, sorted. */
+export async function requireNodes(ctx: SkipContext, count: number): Promise<string[]> {
   const nodes = (await ctx.kube.core.listNode()).items;
   const usable = nodes.filter(
     (n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
@@ -34,6 +34,7 @@ export async function requireNodes(ctx: SkipContext, count: number): Promise<voi
       `needs ${count} Ready schedulable nodes, cluster has ${usable.length} (${nodes.map((n) => n.metadata?.name).join(", ")})`,
     );
   }
+  return usable.map((n) => n.metadata?.name ?? "").sort();
 }
 
 export interface StorageClassWanted {

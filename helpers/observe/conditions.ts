@@ -3,6 +3,7 @@
  * a line a person can act on ("available 1/2; Available=False MinimumReplicasUnavailable ...").
  */
 import type { V1Condition, V1Deployment, V1EndpointSlice, V1Pod, V1PodCondition } from "@kubernetes/client-node";
+import { isNotFound } from "../framework/kube.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
 import type { Check } from "../framework/wait.ts";
 
@@ -115,5 +116,18 @@ export function serviceEndpointsReady(ns: TestNamespace, service: string, count:
         .map((e) => `${e.addresses.join(",")} ready=${e.conditions?.ready}`)
         .join("; ")}), wanted ${count} ready`;
     },
+  };
+}
+
+/** The pod `name` no longer exists (deleted and its termination finished). */
+export function podGone(ns: TestNamespace, name: string): Check<V1Pod | undefined> {
+  return {
+    observe: () =>
+      ns.kube.core.readNamespacedPod({ name, namespace: ns.name }).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }),
+    ok: (pod) => pod === undefined,
+    show: (pod) => (pod === undefined ? "gone" : `still there: ${showPod(pod)}`),
   };
 }
