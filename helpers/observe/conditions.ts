@@ -119,15 +119,20 @@ export function serviceEndpointsReady(ns: TestNamespace, service: string, count:
   };
 }
 
-/** The pod `name` no longer exists (deleted and its termination finished). */
-export function podGone(ns: TestNamespace, name: string): Check<V1Pod | undefined> {
+/** The object `read` returns no longer exists (the read answers 404); `show` describes it while it does. */
+export function gone<T>(read: () => Promise<T>, show: (object: T) => string): Check<T | undefined> {
   return {
     observe: () =>
-      ns.kube.core.readNamespacedPod({ name, namespace: ns.name }).catch((error: unknown) => {
+      read().catch((error: unknown) => {
         if (isNotFound(error)) return undefined;
         throw error;
       }),
-    ok: (pod) => pod === undefined,
-    show: (pod) => (pod === undefined ? "gone" : `still there: ${showPod(pod)}`),
+    ok: (object) => object === undefined,
+    show: (object) => (object === undefined ? "gone" : `still there: ${show(object)}`),
   };
+}
+
+/** The pod `name` no longer exists (deleted and its termination finished). */
+export function podGone(ns: TestNamespace, name: string): Check<V1Pod | undefined> {
+  return gone(() => ns.kube.core.readNamespacedPod({ name, namespace: ns.name }), showPod);
 }

@@ -3,9 +3,10 @@
  * `kubectl get pvc,pv` and `kubectl describe pvc` would: phase, class, modes, size, binding, events.
  */
 import type { CoreV1Event, V1PersistentVolume, V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { isNotFound, type Kube } from "../framework/kube.ts";
+import type { Kube } from "../framework/kube.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
 import type { Check } from "../framework/wait.ts";
+import { gone } from "./conditions.ts";
 
 /** `data Bound volume=pv-1 class="" modes=RWO requested=500Mi capacity=1Gi` */
 export function showClaim(claim: V1PersistentVolumeClaim): string {
@@ -87,15 +88,7 @@ export function volumePhase(kube: Kube, name: string, phase: string): Check<V1Pe
 
 /** The PersistentVolume `name` no longer exists. */
 export function volumeGone(kube: Kube, name: string): Check<V1PersistentVolume | undefined> {
-  return {
-    observe: () =>
-      kube.core.readPersistentVolume({ name }).catch((error: unknown) => {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }),
-    ok: (pv) => pv === undefined,
-    show: (pv) => (pv === undefined ? "gone" : `still there: ${showVolume(pv)}`),
-  };
+  return gone(() => kube.core.readPersistentVolume({ name }), showVolume);
 }
 
 /** Events of the claim whose reason is `reason` and whose message contains `message`. */
@@ -116,13 +109,5 @@ export function claimEvent(ns: TestNamespace, claim: string, reason: string, mes
 
 /** The claim `name` no longer exists. */
 export function claimGone(ns: TestNamespace, name: string): Check<V1PersistentVolumeClaim | undefined> {
-  return {
-    observe: () =>
-      ns.kube.core.readNamespacedPersistentVolumeClaim({ name, namespace: ns.name }).catch((error: unknown) => {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }),
-    ok: (claim) => claim === undefined,
-    show: (claim) => (claim === undefined ? "gone" : `still there: ${showClaim(claim)}`),
-  };
+  return gone(() => ns.kube.core.readNamespacedPersistentVolumeClaim({ name, namespace: ns.name }), showClaim);
 }

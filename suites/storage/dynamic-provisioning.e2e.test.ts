@@ -20,8 +20,8 @@ import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { requireStorageClass } from "../../helpers/manifests/prereq.ts";
 import { podReady } from "../../helpers/observe/conditions.ts";
-import { claimEvent, claimGone, claimPhase, volumeGone, volumePhase } from "../../helpers/observe/volumes.ts";
-import { deletePod, newMarker, storageSabotage, writeFile } from "./node-data.ts";
+import { claimEvent, claimPhase, volumeGone, volumePhase } from "../../helpers/observe/volumes.ts";
+import { deletePodThenClaim, newMarker, storageSabotage, writeFile } from "./node-data.ts";
 
 const SABOTAGE = storageSabotage();
 const M = "storage/dynamic-provisioning";
@@ -81,11 +81,7 @@ describe.concurrent("Storage: dynamic provisioning", () => {
       return name;
     });
 
-    await step("act: delete the pod, then the claim", async () => {
-      await deletePod(ns, "consumer");
-      await kube.core.deleteNamespacedPersistentVolumeClaim({ name: "data", namespace: ns.name });
-      await waitFor(`claim ${ns.name}/data is gone`, claimGone(ns, "data"), T.delete);
-    });
+    await step("act: delete the pod, then the claim", () => deletePodThenClaim(ns, "consumer", "data"));
     if (reclaim === "Delete") {
       await step(`assert: volume ${volume} is deleted with its claim (reclaim Delete)`, () =>
         waitFor(`volume ${volume} is gone`, volumeGone(kube, volume), T.volumeBind),

@@ -10,6 +10,7 @@ import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { podGone, podReady } from "../../helpers/observe/conditions.ts";
+import { claimGone } from "../../helpers/observe/volumes.ts";
 import { exec } from "../../helpers/traffic/exec.ts";
 
 /** KOC_STORAGE_SABOTAGE=1: every storage scenario is set up to fail (each file's header says how). */
@@ -74,4 +75,11 @@ export async function startPodOn(
 export async function deletePod(ns: TestNamespace, name: string): Promise<void> {
   await ns.kube.core.deleteNamespacedPod({ name, namespace: ns.name });
   await waitFor(`pod ${ns.name}/${name} is gone`, podGone(ns, name), T.delete, { signal: ns.signal });
+}
+
+/** Deletes the pod (waiting until it is gone), then the claim it used (waiting likewise). */
+export async function deletePodThenClaim(ns: TestNamespace, pod: string, claim: string): Promise<void> {
+  await deletePod(ns, pod);
+  await ns.kube.core.deleteNamespacedPersistentVolumeClaim({ name: claim, namespace: ns.name });
+  await waitFor(`claim ${ns.name}/${claim} is gone`, claimGone(ns, claim), T.delete, { signal: ns.signal });
 }

@@ -25,24 +25,41 @@ import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { hostDirRemovedAfterTest } from "../../helpers/manifests/host-path.ts";
 import { requireNodes } from "../../helpers/manifests/prereq.ts";
-import { claimEvent, claimGone, claimPhase, volumePhase } from "../../helpers/observe/volumes.ts";
-import { deletePod, newMarker, showView, startPodOn, storageSabotage, viewFile, writeFile } from "./node-data.ts";
+import { claimEvent, claimPhase, volumePhase } from "../../helpers/observe/volumes.ts";
+import {
+  deletePodThenClaim,
+  newMarker,
+  showView,
+  startPodOn,
+  storageSabotage,
+  viewFile,
+  writeFile,
+} from "./node-data.ts";
 
 const SABOTAGE = storageSabotage();
 const M = "storage/static-binding";
 /** What the PV controller says about a claim without a class that no volume fits (pv_controller.go). */
 const NO_VOLUME = "no persistent volumes available for this claim and no storage class is set";
 
-interface Volume {
-  node: string;
+interface VolumeWanted {
   reclaim: "Retain" | "Delete";
+  /** The label value claims select on: the test's namespace, unless sabotaged. */
+  labelledFor: string;
 }
 
-/** A 1Gi ReadWriteOnce hostPath volume on `node`, labelled for this test; returns its name. */
-async function createVolume(ns: TestNamespace, { node, reclaim }: Volume, path: string): Promise<string> {
-  const volumeFor = SABOTAGE ? "no-one" : ns.name;
-  await apply(ns, `${M}/pv.yaml`, { pv: "one", capacity: "1Gi", reclaim, path, node, volumeFor });
-  return `${ns.name}-one`;
+/**
+ * A 1Gi ReadWriteOnce hostPath volume on the first usable node, its directory removed after the test;
+ * returns the node, the directory and the volume's name.
+ */
+async function arrangeVolume(ns: TestNamespace, skip: (note?: string) => never, wanted: VolumeWanted) {
+  await capability("Storage", "PersistentVolume binding");
+  const [node = ""] = await requireNodes({ kube: ns.kube, skip }, 1);
+  const dir = hostDirRemovedAfterTest(ns, [node]);
+  const values = { pv: "one", capacity: "1Gi", path: dir.path, node, volumeFor: wanted.labelledFor };
+  await step(`arrange: a 1Gi ReadWriteOnce ${wanted.reclaim} volume on ${node}, labelled for this test`, () =>
+    apply(ns, `${M}/pv.yaml`, { ...values, reclaim: wanted.reclaim }),
+  );
+  return { node, dir, volume: `${ns.name}-one` };
 }
 
 function claim(ns: TestNamespace, name: string, size: string, accessMode = "ReadWriteOnce") {
@@ -69,12 +86,8 @@ describe.concurrent("Storage: static PersistentVolume binding", () => {
     kube,
     skip,
   }) => {
-    await capability("Storage", "PersistentVolume binding");
-    const [node = ""] = await requireNodes({ kube, skip }, 1);
-    const dir = hostDirRemovedAfterTest(ns, [node]);
-    const volume = await step("arrange: a 1Gi ReadWriteOnce volume labelled for this test", () =>
-      createVolume(ns, { node, reclaim: "Retain" }, dir.path),
-    );
+    const labelledFor = SABOTAGE ? "no-one" : ns.name;
+    const { volume } = await arrangeVolume(ns, skip, { reclaim: "Retain", labelledFor });
 
     await step("act: claim 500Mi selecting it", () => claim(ns, "first", "500Mi"));
     const bound = await step("assert: the claim is Bound to that volume, with its 1Gi", async () => {
@@ -105,12 +118,7 @@ describe.concurrent("Storage: static PersistentVolume binding", () => {
     kube,
     skip,
   }) => {
-    await capability("Storage", "PersistentVolume binding");
-    const [node = ""] = await requireNodes({ kube, skip }, 1);
-    const dir = hostDirRemovedAfterTest(ns, [node]);
-    const volume = await step("arrange: a 1Gi ReadWriteOnce volume labelled for this test", () =>
-      createVolume(ns, { node, reclaim: "Retain" }, dir.path),
-    );
+    const { volume } = await arrangeVolume(ns, skip, { reclaim: "Retain", labelledFor: ns.name });
 
     await step("act: claim 2Gi (more than the volume has) and ReadWriteMany (a mode it lacks)", async () => {
       await claim(ns, "too-big", SABOTAGE ? "500Mi" : "2Gi");
@@ -129,24 +137,17 @@ describe.concurrent("Storage: static PersistentVolume binding", () => {
     kube,
     skip,
   }) => {
-    await capability("Storage", "PersistentVolume binding");
-    const [node = ""] = await requireNodes({ kube, skip }, 1);
-    const dir = hostDirRemovedAfterTest(ns, [node]);
+    const reclaim = SABOTAGE ? "Delete" : "Retain";
+    const { node, dir, volume } = await arrangeVolume(ns, skip, { reclaim, labelledFor: ns.name });
     const marker = newMarker(ns);
-    const volume = await step(`arrange: a 1Gi Retain volume on ${node}, claimed and written through`, async () => {
-      const name = await createVolume(ns, { node, reclaim: SABOTAGE ? "Delete" : "Retain" }, dir.path);
+    await step("arrange: a claim binds it, a pod writes a marker through it", async () => {
       await claim(ns, "data", "500Mi");
       await waitFor(`claim ${ns.name}/data is Bound`, claimPhase(ns, "data", "Bound"), T.volumeBind);
       await startPodOn(ns, `${M}/pod.yaml`, { pod: "writer", node, claim: "data" });
       await writeFile(ns, "writer", "/data/marker", marker);
-      return name;
     });
 
-    await step("act: delete the pod, then the claim", async () => {
-      await deletePod(ns, "writer");
-      await kube.core.deleteNamespacedPersistentVolumeClaim({ name: "data", namespace: ns.name });
-      await waitFor(`claim ${ns.name}/data is gone`, claimGone(ns, "data"), T.delete);
-    });
+    await step("act: delete the pod, then the claim", () => deletePodThenClaim(ns, "writer", "data"));
     await step("assert: the volume is Released and still names the deleted claim", async () => {
       const pv = await waitFor(`volume ${volume} is Released`, volumePhase(kube, volume, "Released"), T.volumeBind);
       expect(pv.spec?.claimRef?.name, `claimRef of volume ${volume}`).toBe("data");
