@@ -1,5 +1,6 @@
 /**
- * Watching objects when the watch is the subject under test (STYLE.md §3.4): every event, not a poll tick.
+ * Watching objects when the watch is the subject under test: every event, not a poll tick (anything else polls
+ * with waitFor).
  *
  *   const pods = watchObjects<V1Pod>(ns.kube, `/api/v1/namespaces/${ns.name}/pods`, { labelSelector: "app=web" },
  *     (event) => timeline.record(stateOf(pods.current())));
