@@ -53,6 +53,8 @@ export interface ObjectWatch<T extends KubernetesObject> {
   readonly cache: ObjectCache<T>;
   /** Resolves when the first list is in the cache and the watch is connected. */
   readonly connected: Promise<void>;
+  /** Settles when the watch has ended: resolves after stop(), rejects with the error that ended it early. */
+  readonly ended: Promise<void>;
   /** Ends the watch; throws the error that ended it early, if any. */
   stop(): Promise<void>;
 }
@@ -147,6 +149,7 @@ export function watchObjects<T extends KubernetesObject>(
   return {
     cache,
     connected,
+    ended: loop,
     stop: async () => {
       stopped = true;
       controller?.abort();
