@@ -25,33 +25,21 @@ describe("KOC_* environment", () => {
   });
 
   test.each([
-    ["KOC_TIMEOUT_SCALE", "abc", 'KOC_TIMEOUT_SCALE must be a number > 0 and <= 20 (e.g. 2.5), got "abc"'],
-    ["KOC_TIMEOUT_SCALE", "0", 'KOC_TIMEOUT_SCALE must be a number > 0 and <= 20 (e.g. 2.5), got "0"'],
-    ["KOC_RUN_ID", "Bad_Id", "KOC_RUN_ID must be 1-32 lowercase letters"],
-    [
-      "KOC_KEEP_NAMESPACE_ON_FAILURE",
-      "maybe",
-      'KOC_KEEP_NAMESPACE_ON_FAILURE must be 1/true/yes or 0/false/no, got "maybe"',
-    ],
-    ["KOC_MAX_WORKERS", "four", 'KOC_MAX_WORKERS must be a whole number from 1 to 64 (e.g. 4), got "four"'],
-    ["KOC_MAX_WORKERS", "0", 'KOC_MAX_WORKERS must be a whole number from 1 to 64 (e.g. 4), got "0"'],
-    [
-      "KOC_MAX_FAILED_REQUEST_RATIO",
-      "1",
-      "KOC_MAX_FAILED_REQUEST_RATIO must be a number from 0 up to (not including) 1",
-    ],
-    ["KOC_PROBES_LIVENESS_DELAY", "2.5", "KOC_PROBES_LIVENESS_DELAY must be whole seconds from 1 to 300"],
-    ["KOC_ROLLOUTS_SABOTAGE", "please", 'KOC_ROLLOUTS_SABOTAGE must be 1/true/yes or 0/false/no, got "please"'],
-    ["KOC_IMAGE_REGISTRY", "http://mirror", 'KOC_IMAGE_REGISTRY must look like "registry.example.com[:port][/path]"'],
-    ["KOC_IMAGE_NGINX", "nginx:latest", 'KOC_IMAGE_NGINX: "nginx:latest" uses :latest'],
-    ["KOC_IMAGE_NGNIX", "nginx:1.27.5", "KOC_IMAGE_NGNIX names no image; known: KOC_IMAGE_NGINX"],
-    ["KOC_TESTBED_IMAGES", "public", 'KOC_TESTBED_IMAGES must be one of local, stock, got "public"'],
-    ["KOC_CONTEXT", " ", "KOC_CONTEXT is set but empty"],
-    [
-      "KOC_TIMEOUT_SCAL",
-      "3",
-      "KOC_TIMEOUT_SCAL is not a variable of k8s-ops-conformance (misspelt?); known: KOC_CONTEXT",
-    ],
+    ["KOC_TIMEOUT_SCALE", "abc", 'must be a number > 0 and <= 20 (e.g. 2.5), got "abc"'],
+    ["KOC_TIMEOUT_SCALE", "0", 'must be a number > 0 and <= 20 (e.g. 2.5), got "0"'],
+    ["KOC_RUN_ID", "Bad_Id", "must be 1-32 lowercase letters"],
+    ["KOC_KEEP_NAMESPACE_ON_FAILURE", "maybe", 'must be 1/true/yes or 0/false/no, got "maybe"'],
+    ["KOC_MAX_WORKERS", "four", 'must be a whole number from 1 to 64 (e.g. 4), got "four"'],
+    ["KOC_MAX_WORKERS", "0", 'must be a whole number from 1 to 64 (e.g. 4), got "0"'],
+    ["KOC_MAX_FAILED_REQUEST_RATIO", "1", "must be a number from 0 up to (not including) 1"],
+    ["KOC_PROBES_LIVENESS_DELAY", "2.5", "must be whole seconds from 1 to 300"],
+    ["KOC_ROLLOUTS_SABOTAGE", "please", 'must be 1/true/yes or 0/false/no, got "please"'],
+    ["KOC_IMAGE_REGISTRY", "http://mirror", 'must look like "registry.example.com[:port][/path]"'],
+    ["KOC_IMAGE_NGINX", "nginx:latest", '"nginx:latest" uses :latest'],
+    ["KOC_IMAGE_NGNIX", "nginx:1.27.5", "names no image; known: KOC_IMAGE_NGINX"],
+    ["KOC_TESTBED_IMAGES", "public", 'must be one of local, stock, got "public"'],
+    ["KOC_CONTEXT", " ", "is set but empty"],
+    ["KOC_TIMEOUT_SCAL", "3", "is not a variable of k8s-ops-conformance (misspelt?); known: KOC_CONTEXT"],
   ])("should refuse %s=%j with one line saying what to fix", (name, value, message) => {
     let error: Error | undefined;
     try {
@@ -59,6 +47,7 @@ describe("KOC_* environment", () => {
     } catch (thrown) {
       error = thrown as Error;
     }
+    expect(error?.message).toContain(name);
     expect(error?.message).toContain(message);
     expect(error?.message).not.toContain("\n");
     expect(["ConfigError", "ImageError"]).toContain(error?.name);
