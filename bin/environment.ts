@@ -23,10 +23,6 @@ type Check = (raw: string, name: string) => void;
 
 const anyText: Check = () => {};
 
-const nonEmpty: Check = (raw, name) => {
-  if (raw.trim() === "") throw new ConfigError(`${name} is set but empty; unset it or give a value`);
-};
-
 const flag: Check = (raw, name) => void parseBoolean(name, raw);
 
 /** A whole number from `min` to `max`. */
@@ -47,12 +43,12 @@ function oneOf(values: readonly string[]): Check {
 
 /** The variables by name, with their checks. */
 export const VARIABLES: Readonly<Record<string, Check>> = {
-  KOC_CONTEXT: nonEmpty,
-  KOC_KUBECONFIG: nonEmpty,
+  KOC_CONTEXT: anyText,
+  KOC_KUBECONFIG: anyText,
   KOC_RUN_ID: (raw) => void validateRunId(raw.trim()),
   KOC_TIMEOUT_SCALE: (raw) => void parseTimeoutScale(raw),
   KOC_KEEP_NAMESPACE_ON_FAILURE: flag,
-  KOC_REPORTS_DIR: nonEmpty,
+  KOC_REPORTS_DIR: anyText,
   KOC_IMAGE_REGISTRY: (raw) => void (raw.trim() === "" || validateRegistry(raw)),
   KOC_MAX_WORKERS: wholeNumber(1, 64, 4),
   KOC_MAX_FAILED_REQUEST_RATIO: (raw, name) => void parseRatio(name, raw),
@@ -66,7 +62,7 @@ export const VARIABLES: Readonly<Record<string, Check>> = {
   KOC_PROBER_RATE: wholeNumber(1, 2000, 200),
   // Set by the CLI itself: `list` (no cluster), and the private folder of the Secret values workers learn.
   KOC_LIST_ONLY: flag,
-  KOC_LEARNED_SECRETS_DIR: nonEmpty,
+  KOC_LEARNED_SECRETS_DIR: anyText,
   // The local test bed (testbed/cluster.ts), started by `run` when no target is given.
   KOC_TESTBED_NAME: (raw, name) => {
     if (!/^[a-z0-9]([-a-z0-9]{0,48}[a-z0-9])?$/.test(raw)) {
@@ -74,7 +70,7 @@ export const VARIABLES: Readonly<Record<string, Check>> = {
     }
   },
   KOC_TESTBED_IMAGES: oneOf(["local", "stock"]),
-  KOC_CACHE_DIR: nonEmpty,
+  KOC_CACHE_DIR: anyText,
   KOC_KUBECTL: anyText,
 };
 
@@ -91,7 +87,7 @@ function checkFor(name: string): Check | undefined {
 }
 
 /**
- * Checks every KOC_* variable of `env`; throws a ConfigError (an ImageError for image references) naming
+ * Checks every KOC_* variable of `env` that has a value; throws a ConfigError (an ImageError for image references) naming
  * the first bad one, or the first name nothing reads with the known names, so the CLI can print one line
  * and exit 2.
  */
@@ -99,7 +95,8 @@ export function checkEnvironment(env: NodeJS.ProcessEnv): void {
   for (const name of Object.keys(env).sort()) {
     if (!name.startsWith("KOC_")) continue;
     const raw = env[name];
-    if (raw === undefined) continue;
+    if (raw === undefined || raw.trim() === "") continue; // empty means unset, as for every reader of these
+
     const check = checkFor(name);
     if (check === undefined) {
       const known = [...Object.keys(VARIABLES), "KOC_<SUITE>_SABOTAGE", "KOC_IMAGE_<KEY>"].join(", ");
