@@ -3,6 +3,8 @@
 // two workers), context kind-k8s-ops-conformance.
 //
 //   node testbed/cluster.ts up       create it (idempotent: an existing healthy cluster returns at once)
+//        [--prepare-host]            allow changes to this host's Docker setup (packages, daemon.json, a
+//                                    dockerd restart) when its engine cannot run the nodes as it is
 //   node testbed/cluster.ts down     delete it, its containers, volumes and the kind network it made
 //   node testbed/cluster.ts status   what runs now
 //   node testbed/cluster.ts verify   prove it works: DNS, ClusterIP from every node, NodePort from the host,
@@ -17,7 +19,7 @@
 import { $, chalk } from "zx";
 import { buildLocalImages } from "./build/local-images.ts";
 import { CLUSTER, CONTEXT, elapsed, kubectlPath, log, type Mode, phase, readVersions } from "./common.ts";
-import { dockerUp, ensureEngine } from "./host/docker.ts";
+import { dockerUp, ensureEngine, HostUnchangedError } from "./host/docker.ts";
 import { prepareSysctls, writeSysctls } from "./host/sysctls.ts";
 import {
   clusterNodes,
@@ -31,10 +33,10 @@ import {
 } from "./lifecycle.ts";
 import { verify } from "./verify/verify.ts";
 
-async function up(mode: Mode): Promise<void> {
+async function up(mode: Mode, prepareHost: boolean): Promise<void> {
   const v = readVersions();
   log(`test bed ${CLUSTER}: Kubernetes ${v.KUBERNETES_VERSION}, kind ${v.KIND_VERSION}, ${mode} images`);
-  await phase("docker engine", () => ensureEngine(mode));
+  await phase("docker engine", () => ensureEngine(mode, prepareHost));
   const kind = await kindBinary(v);
   if (await reuseExisting(mode, v)) {
     log(`${chalk.green("ready")}: context ${CONTEXT} (${elapsed()})`);
@@ -77,6 +79,13 @@ async function status(): Promise<number> {
   return k.exitCode === 0 ? 0 : 1;
 }
 
+function parseUp(args: string[]): [Mode, boolean] {
+  const unknown = args.filter((a) => a !== "--prepare-host" && !a.startsWith("--images="));
+  if (unknown.length > 0)
+    throw new Error(`unknown argument ${unknown[0]}: up takes --images=local|stock and --prepare-host`);
+  return [parseMode(args), args.includes("--prepare-host")];
+}
+
 function parseMode(args: string[]): Mode {
   const flag = args.find((a) => a.startsWith("--images="))?.slice("--images=".length);
   const mode = flag ?? process.env.KOC_TESTBED_IMAGES ?? (process.env.GITHUB_ACTIONS === "true" ? "stock" : "local");
@@ -86,12 +95,12 @@ function parseMode(args: string[]): Mode {
 
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);
-  if (cmd === "up") await up(parseMode(rest));
+  if (cmd === "up") await up(...parseUp(rest));
   else if (cmd === "down") await down();
   else if (cmd === "status") return status();
   else if (cmd === "verify") await verify();
   else {
-    console.error("usage: node testbed/cluster.ts up [--images=local|stock] | down | status | verify");
+    console.error("usage: node testbed/cluster.ts up [--images=local|stock] [--prepare-host] | down | status | verify");
     return 2;
   }
   return 0;
@@ -100,6 +109,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof HostUnchangedError) {
+      console.error(chalk.red(`cluster:up: ${err.message}`));
+      process.exit(2);
+    }
     // a failed build step: show the tail of what it printed, not zx's stack
     const e = err as { stderr?: string; stdout?: string; exitCode?: number; message?: string };
     const out = [e.stdout, e.stderr].filter(Boolean).join("\n").trim().split("\n").slice(-25).join("\n");

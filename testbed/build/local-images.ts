@@ -11,16 +11,18 @@ import { CACHE, log, phase, TESTBED, type Versions } from "../common.ts";
 
 /**
  * A key over every input of the node image, so a changed script or version rebuilds it. The TypeScript
- * that drives the build, the docs and the acceptance checks are not inputs.
+ * that drives the build, the docs, the acceptance checks and the host's own setup (host/, but for the
+ * runtime wrapper the nodes use too) are not inputs.
  */
 export function buildKey(): string {
   const hash = createHash("sha256");
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
-      if (p === join(TESTBED, "verify")) continue;
+      const rel = relative(TESTBED, p);
+      if (rel === "verify" || (rel.startsWith("host/") && rel !== "host/runc-capfilter")) continue;
       if (statSync(p).isDirectory()) walk(p);
-      else if (!/\.(ts|md)$/.test(p)) hash.update(relative(TESTBED, p)).update(readFileSync(p));
+      else if (!/\.(ts|md)$/.test(p)) hash.update(rel).update(readFileSync(p));
     }
   };
   walk(TESTBED);
