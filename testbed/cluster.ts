@@ -19,6 +19,7 @@
 import { $, chalk } from "zx";
 import { buildLocalImages } from "./build/local-images.ts";
 import { CLUSTER, CONTEXT, elapsed, kubectlPath, log, type Mode, phase, readVersions } from "./common.ts";
+import { ensureCorefile, ensureHostRule, removeHostRule } from "./hermetic/hermetic.ts";
 import { dockerUp, ensureEngine, HostUnchangedError } from "./host/docker.ts";
 import { prepareSysctls, writeSysctls } from "./host/sysctls.ts";
 import {
@@ -27,6 +28,7 @@ import {
   deleteCluster,
   ensureNetwork,
   kindBinary,
+  networkExists,
   publishTestbedInfo,
   reuseExisting,
   waitHealthy,
@@ -38,7 +40,10 @@ async function up(mode: Mode, prepareHost: boolean): Promise<void> {
   log(`test bed ${CLUSTER}: Kubernetes ${v.KUBERNETES_VERSION}, kind ${v.KIND_VERSION}, ${mode} images`);
   await phase("docker engine", () => ensureEngine(mode, prepareHost));
   const kind = await kindBinary(v);
+  // local mode is hermetic: the host drops what the kind network sends elsewhere (a host reboot forgets it)
+  if (mode === "local") await ensureNetwork().then(ensureHostRule);
   if (await reuseExisting(mode, v)) {
+    if (mode === "local") await ensureCorefile();
     log(`${chalk.green("ready")}: context ${CONTEXT} (${elapsed()})`);
     return;
   }
@@ -52,6 +57,7 @@ async function up(mode: Mode, prepareHost: boolean): Promise<void> {
     await writeSysctls(saved);
   }
   await phase("nodes Ready, CoreDNS and storage available", () => waitHealthy());
+  if (mode === "local") await phase("CoreDNS forwards nothing", ensureCorefile);
   await writeSysctls(saved); // kubelet rewrote them on start
   await publishTestbedInfo(mode, built?.workloads);
   log(`${chalk.green("ready")}: context ${CONTEXT} (${elapsed()})`);
@@ -59,6 +65,7 @@ async function up(mode: Mode, prepareHost: boolean): Promise<void> {
 
 async function down(): Promise<void> {
   await deleteCluster(readVersions());
+  if (!(await networkExists())) await removeHostRule();
   log(`${chalk.green("down")}: nothing of ${CLUSTER} is left running`);
 }
 

@@ -53,9 +53,13 @@ kubeadmConfigPatches:
 `;
 }
 
+export async function networkExists(): Promise<boolean> {
+  return (await $`docker network inspect ${NETWORK}`.nothrow()).exitCode === 0;
+}
+
 /** The IPv4 `kind` network, made before kind so that kind reuses it; labelled so `down` knows it is ours. */
 export async function ensureNetwork(): Promise<void> {
-  if ((await $`docker network inspect ${NETWORK}`.nothrow()).exitCode === 0) return;
+  if (await networkExists()) return;
   await $`docker network create -d bridge --label ${MANAGED} -o com.docker.network.bridge.enable_ip_masquerade=true ${NETWORK}`;
 }
 

@@ -11,7 +11,7 @@ import { CACHE, log, phase, TESTBED, type Versions } from "../common.ts";
 
 /**
  * A key over every input of the node image, so a changed script or version rebuilds it. The TypeScript
- * that drives the build, the docs, the acceptance checks and the host's own setup (host/, but for the
+ * that drives the build, the docs, the acceptance checks, the hermetic settings applied to a running cluster and the host's own setup (host/, but for the
  * runtime wrapper the nodes use too) are not inputs.
  */
 export function buildKey(): string {
@@ -20,7 +20,8 @@ export function buildKey(): string {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       const rel = relative(TESTBED, p);
-      if (rel === "verify" || (rel.startsWith("host/") && rel !== "host/runc-capfilter")) continue;
+      if (rel === "verify" || rel === "hermetic" || (rel.startsWith("host/") && rel !== "host/runc-capfilter"))
+        continue;
       if (statSync(p).isDirectory()) walk(p);
       else if (!/\.(ts|md)$/.test(p)) hash.update(rel).update(readFileSync(p));
     }

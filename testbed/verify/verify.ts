@@ -1,7 +1,8 @@
 /**
  * `cluster:verify`: the test bed's acceptance checks, on the running cluster. DNS and a ClusterIP from a
  * pod on every node, NodePort from this host (node addresses inside the kind network only), a PVC bound
- * and written, a worker back to Ready after `docker restart`. The workloads are in the YAML files beside
+ * and written, a worker back to Ready after `docker restart`, and (local mode) the hermetic settings, by
+ * inspection only (hermetic/hermetic.ts). The workloads are in the YAML files beside
  * this one.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -23,15 +24,15 @@ import {
   TESTBED_CONFIGMAP,
   until,
 } from "../common.ts";
+import { checkHermetic } from "../hermetic/hermetic.ts";
 
 const VERIFY_NS = "koc-testbed-verify";
 
 /** The images the suites would use on this test bed: built here (local) or the public defaults (stock). */
-async function testbedImages(): Promise<ImageTable> {
+async function testbedImages(mode: string): Promise<ImageTable> {
   const cm = await kubectl("-n", "kube-public", "get", "cm", IMAGES_CONFIGMAP, "-o", "jsonpath={.data}").catch(
     () => "",
   );
-  const mode = await kubectl("-n", "kube-public", "get", "cm", TESTBED_CONFIGMAP, "-o", "jsonpath={.data.images}");
   if (mode === "local" && !cm)
     throw new Error(`no kube-public/${IMAGES_CONFIGMAP} on a local-image test bed: run npm run cluster:up`);
   return { ...DEFAULT_IMAGES, ...(cm ? JSON.parse(cm) : {}) };
@@ -135,7 +136,8 @@ async function workerSurvivesRestart(worker: string): Promise<void> {
 }
 
 export async function verify(): Promise<void> {
-  const images = await testbedImages();
+  const mode = await kubectl("-n", "kube-public", "get", "cm", TESTBED_CONFIGMAP, "-o", "jsonpath={.data.images}");
+  const images = await testbedImages(mode);
   const nodes = (await kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")).split(" ").filter(Boolean);
   if (nodes.length !== 3) throw new Error(`expected 3 nodes, found ${nodes.join(", ")}`);
   try {
@@ -148,6 +150,13 @@ export async function verify(): Promise<void> {
     await phase("NodePort answers from the host on every node", nodePortFromHost);
     const worker = nodes.find((n) => n.endsWith("-worker")) ?? nodes[1] ?? "";
     await phase(`${worker} back to Ready after docker restart`, () => workerSurvivesRestart(worker));
+    // after the restart: a node that comes back must set up its routes and DNS again
+    if (mode === "local") {
+      await phase(
+        "hermetic (inspected): host drop rule, Service CIDR unreachable on every node, DNS forwards nothing",
+        () => checkHermetic(nodes),
+      );
+    } else log("hermetic checks skipped: stock mode pulls public images");
   } finally {
     await kubectl("delete", "namespace", VERIFY_NS, "--wait=true", "--timeout=120s").catch(() => undefined);
   }
