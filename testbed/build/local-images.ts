@@ -79,8 +79,13 @@ async function pruneOtherBuilds(key: string): Promise<void> {
     .filter((t) => t.startsWith("koc.local/node:"));
   const keep = (name: string) =>
     name.includes(key) || inUse.some((t) => name.includes(t.slice(t.lastIndexOf("-") + 1)));
-  const tags = (await $`docker images koc.local/node --format {{.Repository}}:{{.Tag}}`).stdout.split("\n");
-  for (const t of tags.filter((t) => t && !keep(t))) await $`docker rmi ${t}`.nothrow();
+  // an image made in the last hour may be another test bed's build about to start its cluster
+  const images = (await $`docker images koc.local/node --format ${"{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}"}`).stdout;
+  for (const line of images.split("\n").filter(Boolean)) {
+    const [tag = "", created = ""] = line.split("\t");
+    const old = Date.now() - Date.parse(created.replace(/ \+0000 UTC$/, "Z").replace(" ", "T")) > 3_600_000;
+    if (!keep(tag) && old) await $`docker rmi ${tag}`.nothrow();
+  }
   for (const f of readdirSync(dir)) {
     const p = join(dir, f);
     // ours is preloaded into the node image now; another key's may be a build in progress unless it is old
