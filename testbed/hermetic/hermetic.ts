@@ -16,6 +16,7 @@ import {
   HOST_RULE_COMMENT,
   hostRuleProblems,
   hostRuleSpec,
+  isHostRule,
   nodeDnsProblems,
   SERVICE_TABLE,
   serviceRoutingProblems,
@@ -34,22 +35,25 @@ async function kindBridge(): Promise<string> {
   return `br-${(await $`docker network inspect ${NETWORK} -f {{.Id}}`).stdout.trim().slice(0, 12)}`;
 }
 
-/** Removes this project's drop rules, all of them or those not matching `keep` (a stale bridge or subnet). */
-async function removeHostRules(chain: string, keep?: string[]): Promise<void> {
+/** Removes this project's drop rules: all of them, or all but the one for the current bridge and subnet. */
+async function removeHostRules(chain: string, current?: { bridge: string; subnet: string }): Promise<void> {
   const rules = (await $`iptables -S ${chain}`).stdout.split("\n").filter((l) => l.includes(HOST_RULE_COMMENT));
   for (const rule of rules) {
-    const spec = rule.replace(`-A ${chain} `, "");
-    if (keep && spec === `${keep.slice(0, 8).join(" ")} "${HOST_RULE_COMMENT}" -j DROP`) continue;
+    if (current && isHostRule(rule, current.bridge, current.subnet)) continue;
     // iptables -S quotes the comment; the shell words are its arguments again
-    const args = spec.match(/"[^"]*"|\S+/g)?.map((a) => a.replace(/^"|"$/g, "")) ?? [];
+    const args =
+      rule
+        .replace(`-A ${chain} `, "")
+        .match(/"[^"]*"|\S+/g)
+        ?.map((a) => a.replace(/^"|"$/g, "")) ?? [];
     await $`iptables -D ${chain} ${args}`;
   }
 }
 
 export async function ensureHostRule(): Promise<void> {
   const [chain, bridge, subnet] = [await hostChain(), await kindBridge(), await kindSubnet()];
+  await removeHostRules(chain, { bridge, subnet });
   const spec = hostRuleSpec(bridge, subnet);
-  await removeHostRules(chain, spec);
   if ((await $`iptables -C ${chain} ${spec}`.nothrow()).exitCode !== 0) {
     await $`iptables -I ${chain} 1 ${spec}`;
     log(`host firewall: ${chain} drops what ${bridge} (kind network) sends outside ${subnet}; cluster:down removes it`);

@@ -11,7 +11,8 @@ import {
   serviceRoutingProblems,
 } from "./inspect.ts";
 
-const rule = `-A DOCKER-USER -i br-0123456789ab ! -d 172.18.0.0/16 -m comment --comment "${HOST_RULE_COMMENT}" -j DROP`;
+// as iptables -S prints it (the options in its own order, not the order they were given in)
+const rule = `-A DOCKER-USER ! -d 172.18.0.0/16 -i br-0123456789ab -m comment --comment "${HOST_RULE_COMMENT}" -j DROP`;
 
 describe("host drop rule", () => {
   test("in place as the first rule", () => {

@@ -14,13 +14,16 @@ export function hostRuleSpec(bridge: string, subnet: string): string[] {
   return ["-i", bridge, "!", "-d", subnet, "-m", "comment", "--comment", HOST_RULE_COMMENT, "-j", "DROP"];
 }
 
+/** Whether a line of `iptables -S` is the drop rule for this bridge and subnet (iptables orders the options). */
+export function isHostRule(line: string, bridge: string, subnet: string): boolean {
+  return line.includes(` -i ${bridge} `) && line.includes(` ! -d ${subnet} `) && line.endsWith("-j DROP");
+}
+
 /** The drop rule must be in `chain` before anything that could let a packet through. */
 export function hostRuleProblems(iptablesS: string, chain: string, bridge: string, subnet: string): string[] {
   if (!isIpv4Cidr(subnet)) return [`the kind network's subnet "${subnet}" is not an IPv4 CIDR`];
   const rules = iptablesS.split("\n").filter((l) => l.startsWith(`-A ${chain} `));
-  const ours = rules.findIndex(
-    (l) => l.includes(`-i ${bridge} `) && l.includes(`! -d ${subnet} `) && l.endsWith("-j DROP"),
-  );
+  const ours = rules.findIndex((l) => isHostRule(l, bridge, subnet));
   if (ours < 0) return [`no rule in ${chain} drops what ${bridge} sends outside ${subnet}`];
   const before = rules.slice(0, ours).filter((l) => /-j (ACCEPT|RETURN)\b/.test(l));
   return before.length > 0 ? [`rules before the drop rule in ${chain} let packets through: ${before.join("; ")}`] : [];
