@@ -95,6 +95,7 @@ async function nodeProblems(node: string, serviceCidrs: string[]): Promise<strin
       gateway,
       natRules: await sh("iptables -t nat -S"),
       dnsmasq: await sh("ps -o args= -C dnsmasq"),
+      dnsmasqConf: await sh("cat /etc/koc-dns-servers.conf"),
     }),
   ];
   return problems.map((p) => `${node}: ${p}`);

@@ -83,13 +83,14 @@ describe("a node's resolver answers container names only", () => {
     resolvConf: "nameserver 172.18.0.1\noptions ndots:0\n",
     gateway: "172.18.0.1",
     natRules,
-    dnsmasq: "/usr/sbin/dnsmasq --keep-in-foreground --no-resolv --no-hosts --server=//127.0.0.11 --user=nobody\n",
+    dnsmasq: "/usr/sbin/dnsmasq --keep-in-foreground --no-resolv --no-hosts --conf-file=/etc/koc-dns-servers.conf\n",
+    dnsmasqConf: "server=/kind-control-plane/127.0.0.11\nserver=/kind-external-load-balancer/127.0.0.11\n",
   };
   test("in place", () => {
     expect(nodeDnsProblems(good)).toEqual([]);
   });
 
-  test("Docker's resolver named directly, a missing redirect, dnsmasq absent or forwarding more", () => {
+  test("Docker's resolver named directly, a missing redirect, dnsmasq absent or forwarding more than container names", () => {
     expect(nodeDnsProblems({ ...good, resolvConf: "nameserver 127.0.0.11\n" })[0]).toMatch(
       /names 127.0.0.11, expected only the gateway/,
     );
@@ -100,8 +101,15 @@ describe("a node's resolver answers container names only", () => {
     expect(nodeDnsProblems({ ...good, dnsmasq: good.dnsmasq.replace("--no-resolv ", "") })[0]).toMatch(
       /no --no-resolv/,
     );
-    expect(nodeDnsProblems({ ...good, dnsmasq: `${good.dnsmasq.trim()} --server=8.8.8.8` })[0]).toMatch(
-      /forwards more than container names/,
-    );
+    expect(nodeDnsProblems({ ...good, dnsmasq: `${good.dnsmasq.trim()} --server=8.8.8.8` })).toEqual([
+      "dnsmasq forwards more than container names: --server=8.8.8.8",
+    ]);
+    expect(nodeDnsProblems({ ...good, dnsmasqConf: `${good.dnsmasqConf}server=/com/127.0.0.11\n` })).toEqual([
+      "dnsmasq forwards more than container names: server=/com/127.0.0.11",
+    ]);
+    expect(nodeDnsProblems({ ...good, dnsmasqConf: "server=/example.com/127.0.0.11\n" })).toEqual([
+      "dnsmasq forwards no container name",
+      "dnsmasq forwards more than container names: server=/example.com/127.0.0.11",
+    ]);
   });
 });

@@ -58,13 +58,15 @@ export function corefileProblems(corefile: string): string[] {
 
 /**
  * A node's resolver: resolv.conf names the gateway, whose port 53 goes to the node's dnsmasq, which
- * forwards unqualified (container) names to Docker's resolver and nothing else.
+ * forwards the cluster's container names to Docker's resolver and nothing else.
  */
 export function nodeDnsProblems(facts: {
   resolvConf: string;
   gateway: string;
   natRules: string;
+  /** dnsmasq's command line and the content of the configuration file it names */
   dnsmasq: string;
+  dnsmasqConf: string;
 }): string[] {
   const problems: string[] = [];
   const servers = facts.resolvConf
@@ -84,18 +86,26 @@ export function nodeDnsProblems(facts: {
         problems.push(`no ${chain} rule sends ${proto} ${facts.gateway}:53 to the node's dnsmasq`);
     }
   }
-  problems.push(...dnsmasqProblems(facts.dnsmasq));
+  problems.push(...dnsmasqProblems(facts.dnsmasq, facts.dnsmasqConf));
   return problems;
 }
 
-/** dnsmasq's command line: it must not read resolv.conf and may forward unqualified names only. */
-function dnsmasqProblems(commandLine: string): string[] {
+/** dnsmasq must not read resolv.conf, and may forward only the cluster's container names, to Docker's resolver. */
+function dnsmasqProblems(commandLine: string, conf: string): string[] {
   const args = commandLine.trim().split(/\s+/);
   if (!args[0]?.endsWith("dnsmasq")) return [`dnsmasq does not run (${commandLine.trim() || "no process"})`];
   const problems: string[] = [];
   if (!args.includes("--no-resolv")) problems.push("dnsmasq may forward to resolv.conf's servers (no --no-resolv)");
-  const servers = args.filter((a) => a.startsWith("--server=") || a.startsWith("-S"));
-  if (servers.join(" ") !== "--server=//127.0.0.11")
-    problems.push(`dnsmasq forwards more than container names: ${servers.join(" ") || "(none)"}`);
+  const confFile = args.find((a) => a.startsWith("--conf-file="))?.slice("--conf-file=".length);
+  const servers = [
+    ...args.filter((a) => /^(--server|--rev-server|-S)/.test(a)),
+    ...conf.split("\n").filter((l) => l.trim() && !l.startsWith("#")),
+  ];
+  const containerNames = servers.filter((l) =>
+    /^server=\/[a-z0-9-]+-(control-plane|external-load-balancer)\/127\.0\.0\.11$/.test(l.trim()),
+  );
+  if (confFile === undefined || containerNames.length === 0) problems.push("dnsmasq forwards no container name");
+  const others = servers.filter((l) => !containerNames.includes(l));
+  if (others.length > 0) problems.push(`dnsmasq forwards more than container names: ${others.join(" ")}`);
   return problems;
 }
