@@ -6,7 +6,6 @@
  * configuration; the first use does, with a ConfigError that says what to fix.
  */
 import { randomBytes } from "node:crypto";
-import { parseTimeoutScale } from "./timeouts.ts";
 
 /** The kind test bed's kubeconfig context: the default target, so a run never lands on whatever is current. */
 export const TESTBED_CONTEXT = "kind-k8s-ops-conformance";
@@ -47,7 +46,7 @@ export interface Config {
   readonly maxFailedRequestRatio: number;
   /**
    * KOC_DISRUPTIVE (`--disruptive`): run `@disruptive` tests (cordon, node changes) on a cluster that is not
-   * the local test bed. On the test bed they run anyway (helpers/manifests/disruptive.ts).
+   * the local test bed. On the test bed they run anyway (helpers/framework/disruptive.ts).
    */
   readonly disruptive: boolean;
   /** KOC_RWX_STORAGE_CLASS (`--rwx-storage-class`): the StorageClass the ReadWriteMany scenario uses. */
@@ -103,6 +102,20 @@ export function imageOverridesFrom(env: NodeJS.ProcessEnv): Record<string, strin
   return overrides;
 }
 
+const MAX_TIMEOUT_SCALE = 20;
+
+/** Parses KOC_TIMEOUT_SCALE (default 1); throws a ConfigError with what to fix on a bad value. */
+export function parseTimeoutScale(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return 1;
+  const scale = Number(raw);
+  if (!Number.isFinite(scale) || scale <= 0 || scale > MAX_TIMEOUT_SCALE) {
+    throw new ConfigError(
+      `KOC_TIMEOUT_SCALE must be a number > 0 and <= ${MAX_TIMEOUT_SCALE} (e.g. 2.5), got "${raw}"`,
+    );
+  }
+  return scale;
+}
+
 export function parseRatio(name: string, raw: string | undefined): number {
   if (raw === undefined || raw.trim() === "") return 0;
   const ratio = Number(raw);
@@ -124,12 +137,7 @@ export function validateStorageClassName(name: string, raw: string | undefined):
 
 /** Reads and validates the configuration from an environment (pure: pass any object in tests). */
 export function readConfig(env: NodeJS.ProcessEnv): Config {
-  let timeoutScale: number;
-  try {
-    timeoutScale = parseTimeoutScale(env.KOC_TIMEOUT_SCALE);
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
+  const timeoutScale = parseTimeoutScale(env.KOC_TIMEOUT_SCALE);
   const context = env.KOC_CONTEXT?.trim() ?? "";
   const registry = env.KOC_IMAGE_REGISTRY?.trim() ?? "";
   return Object.freeze({
@@ -171,6 +179,12 @@ export function config(): Config {
 export function managedSelector(runId?: string): string {
   const base = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   return runId === undefined ? base : `${base},${RUN_ID_LABEL}=${runId},!${KEPT_LABEL}`;
+}
+
+/** The command that removes what runs left on the cluster a run used (same context, same kubeconfig file). */
+export function cleanupCommand(target: { context: string; kubeconfig?: string | undefined }): string {
+  const kubeconfig = target.kubeconfig === undefined ? "" : ` --kubeconfig ${target.kubeconfig}`;
+  return `npm run cleanup -- --context ${target.context}${kubeconfig}`;
 }
 
 /** Labels put on every object a run creates. */

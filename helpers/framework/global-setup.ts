@@ -90,8 +90,9 @@ async function prepareRun(): Promise<RunSetup> {
     ...Object.fromEntries(Object.entries(images).map(([key, ref]) => [`image.${key}`, ref])),
   });
   const teardown = async (): Promise<void> => {
-    const { remaining } = await sweepManaged(kube, { runId: cfg.runId, timeout: T.cleanup });
-    if (remaining.length > 0) console.warn(`cleanup: still present after the run: ${remaining.join(", ")}`);
+    const { remaining, undeleted } = await sweepManaged(kube, { runId: cfg.runId, timeout: T.cleanup });
+    const left = [...undeleted, ...remaining];
+    if (left.length > 0) console.warn(`cleanup: still present after the run: ${left.join(", ")}`);
   };
   return { images, teardown };
 }

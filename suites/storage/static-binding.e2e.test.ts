@@ -55,7 +55,9 @@ async function arrangeVolume(ns: TestNamespace, skip: (note?: string) => never, 
   await capability("Storage", "PersistentVolume binding");
   const [node = ""] = await requireNodes({ kube: ns.kube, skip }, 1);
   const dir = hostDirRemovedAfterTest(ns, [node]);
-  const values = { pv: "one", capacity: "1Gi", path: dir.path, node, volumeFor: wanted.labelledFor };
+  const labels = (await ns.kube.core.readNode({ name: node })).metadata?.labels ?? {};
+  const hostname = labels["kubernetes.io/hostname"] ?? node;
+  const values = { pv: "one", capacity: "1Gi", path: dir.path, hostname, volumeFor: wanted.labelledFor };
   await step(`arrange: a 1Gi ReadWriteOnce ${wanted.reclaim} volume on ${node}, labelled for this test`, () =>
     apply(ns, `${M}/pv.yaml`, { ...values, reclaim: wanted.reclaim }),
   );
