@@ -22,9 +22,11 @@
  * (helpers/traffic/network-guard.ts); elsewhere it probes the NodePort from the prober pod and says so.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { setPriority } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { config } from "../framework/config.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
 import { log } from "../framework/report.ts";
 import { formatDuration, T } from "../framework/timeouts.ts";
@@ -557,4 +559,35 @@ export async function startNodePortProber(
     `prober ${source} started: ${rate} GET/s ${urls.join(", ")} round-robin (inside nodeNetwork ${access.nodeNetwork})`,
   );
   return prober;
+}
+
+/** Where each scenario's prober figures are appended, one JSON line per prober (read by `npm run bench`). */
+export const PROBER_FIGURES_FILE = join("artifacts", "prober-figures.jsonl");
+
+/**
+ * Appends, per prober, its rate and largest gap inside the checked windows (steady state: the windows
+ * start after the probers did) to the reports directory.
+ */
+export function recordProberFigures(
+  scenario: string,
+  records: readonly ProbeRecord[],
+  windows: readonly CheckedWindow[],
+): void {
+  const inWindows = records.filter((r) => windows.some((w) => r.at >= w.from && r.at < w.to));
+  const windowMs = windows.reduce((sum, w) => sum + (w.to - w.from), 0);
+  const lines = summarize(inWindows).map((s) =>
+    JSON.stringify({
+      scenario,
+      source: s.source,
+      requests: s.total,
+      failed: s.failed,
+      windowMs: Math.round(windowMs),
+      rate: Math.round((s.total * 1000) / Math.max(1, windowMs)),
+      maxGapMs: Math.round(s.maxGapMs * 10) / 10,
+      medianGapMs: Math.round(s.medianGapMs * 10) / 10,
+    }),
+  );
+  const dir = config().reportsDir;
+  mkdirSync(join(dir, "artifacts"), { recursive: true });
+  if (lines.length > 0) appendFileSync(join(dir, PROBER_FIGURES_FILE), `${lines.join("\n")}\n`);
 }

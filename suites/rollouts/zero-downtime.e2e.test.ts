@@ -51,6 +51,7 @@ import {
   outages,
   type ProbeRecord,
   type Prober,
+  recordProberFigures,
   showSummary,
   startNodePortProber,
   startPodProber,
@@ -88,6 +89,7 @@ async function finish(title: string, traffic: Traffic, marks: { label: string; a
   const records = (await Promise.all(traffic.probers.map((p) => p.stop()))).flat();
   const timeline = await traffic.watched.stop();
   for (const summary of summarize(records)) log(showSummary(summary));
+  recordProberFigures(title, records, windowsOf(marks, Date.now()));
   await attachRolloutPicture(
     {
       title,
