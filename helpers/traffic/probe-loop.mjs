@@ -71,7 +71,7 @@ const field = (text) => String(text ?? "").replace(/[|\r\n]/g, " ");
 
 const now = () => performance.timeOrigin + performance.now();
 
-function main() {
+async function main() {
   const options = parseArgs(process.argv.slice(2));
   /** @type {string[]} */
   let pending = [];
@@ -86,20 +86,25 @@ function main() {
 
   /** @type {Map<string, {address: string, error: string}>} */
   const resolved = new Map();
-  const refresh = () => {
-    for (const url of options.urls) {
-      const host = url.hostname.replace(/^\[|\]$/g, "");
-      if (isIP(host)) resolved.set(host, { address: host, error: "" });
-      else
-        lookup(host, (error, address) =>
-          resolved.set(
-            host,
-            error ? { address: "", error: `DNS ${error.code ?? error.message}` } : { address, error: "" },
+  /** Resolves every URL's host name (IP addresses as they are); resolves when all lookups have answered. */
+  const refresh = () =>
+    Promise.all(
+      options.urls.map((url) => {
+        const host = url.hostname.replace(/^\[|\]$/g, "");
+        if (isIP(host)) return resolved.set(host, { address: host, error: "" });
+        return new Promise((done) =>
+          lookup(host, (error, address) =>
+            done(
+              resolved.set(
+                host,
+                error ? { address: "", error: `DNS ${error.code ?? error.message}` } : { address, error: "" },
+              ),
+            ),
           ),
         );
-    }
-  };
-  refresh();
+      }),
+    );
+  await refresh(); // the first requests must not fail for want of an address
   const dnsTimer = setInterval(refresh, options.dnsRefresh);
 
   let started = 0;
@@ -190,4 +195,4 @@ function main() {
   process.on("SIGINT", stop);
 }
 
-main();
+await main();
