@@ -70,7 +70,7 @@ interface Traffic {
   probers: Prober[];
 }
 
-/** The workload available, a client pod, the rollout watched and both probers sending requests. */
+/** The workload available, the rollout watched and both probers sending requests. */
 async function arrange(ns: TestNamespace, strategy: string): Promise<Traffic> {
   return step("arrange: 3 nginx replicas behind a ClusterIP and a NodePort Service, probers running", async () => {
     await apply(ns, "rollouts/zero-downtime", { strategy });
@@ -86,10 +86,11 @@ async function arrange(ns: TestNamespace, strategy: string): Promise<Traffic> {
 
 /** Stops the probers and the watch; attaches the picture and the probers' summaries. */
 async function finish(title: string, traffic: Traffic, marks: { label: string; at: number }[]): Promise<ProbeRecord[]> {
+  const end = Date.now();
   const records = (await Promise.all(traffic.probers.map((p) => p.stop()))).flat();
   const timeline = await traffic.watched.stop();
   for (const summary of summarize(records)) log(showSummary(summary));
-  recordProberFigures(title, records, windowsOf(marks, Date.now()));
+  recordProberFigures(title, records, windowsOf(marks, end));
   await attachRolloutPicture(
     {
       title,
