@@ -5,6 +5,7 @@
  */
 import type { Kube } from "../framework/kube.ts";
 import { isNotFound } from "../framework/kube.ts";
+import { ipInCidr } from "./cidr.ts";
 
 /** Where the test bed says its nodes live (`nodeNetwork`, e.g. 172.19.0.0/16); undefined when it says nothing. */
 export const TESTBED_CONFIGMAP = { namespace: "kube-public", name: "k8s-ops-conformance-testbed" } as const;
@@ -17,23 +18,6 @@ export async function testbedNodeNetwork(kube: Kube): Promise<string | undefined
     if (isNotFound(error)) return undefined;
     throw error;
   }
-}
-
-function ipv4ToNumber(ip: string): number | undefined {
-  const parts = ip.split(".");
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined;
-  return parts.reduce((n, p) => n * 256 + Number(p), 0);
-}
-
-/** True when IPv4 `ip` lies inside `cidr` (e.g. 172.19.0.0/16). Anything unparsable is outside. */
-export function ipInCidr(ip: string, cidr: string): boolean {
-  const [base = "", bitsText = ""] = cidr.split("/");
-  const bits = Number(bitsText);
-  const address = ipv4ToNumber(ip);
-  const network = ipv4ToNumber(base);
-  if (address === undefined || network === undefined || !/^\d+$/.test(bitsText) || bits > 32) return false;
-  const size = 2 ** (32 - bits);
-  return Math.floor(address / size) === Math.floor(network / size);
 }
 
 /** Refuses (throws) unless every address is inside the test bed's published node network. */

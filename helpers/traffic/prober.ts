@@ -36,7 +36,7 @@ import { podReady } from "../observe/conditions.ts";
 import { exec } from "./exec.ts";
 import { hostNodeAccess, nodeAddresses } from "./node-access.ts";
 
-export { assertTestbedAddresses, ipInCidr, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./network-guard.ts";
+export { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./network-guard.ts";
 
 /** One request as the prober saw it. Times are epoch milliseconds, so records from pods and from here line up. */
 export interface ProbeRecord {
