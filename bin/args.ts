@@ -12,6 +12,8 @@ export const EXIT = {
   usage: 2,
   /** The cluster could not be reached, or rejected our credentials. */
   unreachable: 3,
+  /** The identity may not do what the selected suites need (SelfSubjectAccessReview before any test). */
+  forbidden: 4,
   /** Stopped by Ctrl-C / SIGTERM (shell convention 128 + signal number), after cleanup. */
   interrupted: 130,
   terminated: 143,
@@ -22,7 +24,12 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export const COMMANDS = ["run", "list", "cleanup", "report", "help"] as const;
+/** The identity lacks a permission the selected suites need; exit code 4. */
+export class PermissionError extends Error {
+  override name = "PermissionError";
+}
+
+export const COMMANDS = ["run", "list", "cleanup", "report", "permissions", "help"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface CliOptions {
@@ -37,6 +44,8 @@ export interface CliOptions {
   reportsDir?: string | undefined;
   /** cleanup: only objects created at least this many minutes ago (runs in progress on a shared cluster). */
   olderThanMinutes: number;
+  /** permissions: rewrite manifests/rbac/rbac.yaml and the table in docs/permissions.md. */
+  write: boolean;
 }
 
 export interface Command {
@@ -55,6 +64,7 @@ const OPTIONS = {
   "run-id": { type: "string" },
   "reports-dir": { type: "string" },
   "older-than": { type: "string" },
+  write: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -77,6 +87,7 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
   list: ["suite", "tag", "help"],
   cleanup: ["context", "kubeconfig", "older-than", "help"],
   report: ["reports-dir", "help"],
+  permissions: ["suite", "write", "help"],
   help: ["help"],
 };
 
@@ -87,6 +98,7 @@ Commands:
   list       list the scenarios, optionally filtered by --suite/--tag
   cleanup    delete everything k8s-ops-conformance created in earlier or interrupted runs
   report     render reports/allure-results into reports/allure-report (HTML)
+  permissions  list what the selected suites may need to do (--write: regenerate manifests/rbac/ and docs)
   help       show this text
 
 Options (run):
@@ -104,7 +116,8 @@ Options (cleanup): --context, --kubeconfig as for run (no test bed start), and
   --older-than MINUTES           only what was created at least MINUTES ago (leave runs in progress alone)
 
 Exit codes: 0 passed (skips allowed), 1 a test failed, 2 usage or configuration error,
-            3 cluster unreachable or unauthorised, 130/143 interrupted (after cleanup).`;
+            3 cluster unreachable or unauthorised, 4 the identity lacks a permission the suites need,
+            130/143 interrupted (after cleanup).`;
 
 type Parsed = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
 
@@ -139,6 +152,7 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     runId: v["run-id"],
     reportsDir: v["reports-dir"],
     olderThanMinutes: olderThan,
+    write: v.write ?? false,
   };
 }
 
