@@ -38,6 +38,9 @@ describe("command line", () => {
         reportsDir: "out",
         olderThanMinutes: 0,
         write: false,
+        baseline: undefined,
+        compare: undefined,
+        keepCanaries: false,
       },
     });
   });

@@ -44,6 +44,12 @@ export interface CliOptions {
   reportsDir?: string | undefined;
   /** cleanup: only objects created at least this many minutes ago (runs in progress on a shared cluster). */
   olderThanMinutes: number;
+  /** run: deploy canaries and write the baseline (verdicts, canary identities) to this file. */
+  baseline?: string | undefined;
+  /** run: compare with this baseline file (canaries survived, which verdicts changed); exit 1 on regression. */
+  compare?: string | undefined;
+  /** run --compare: leave the canaries in place afterwards. */
+  keepCanaries: boolean;
   /** permissions: rewrite manifests/rbac/rbac.yaml and the table in docs/permissions.md. */
   write: boolean;
 }
@@ -65,6 +71,9 @@ const OPTIONS = {
   "reports-dir": { type: "string" },
   "older-than": { type: "string" },
   write: { type: "boolean" },
+  baseline: { type: "string" },
+  compare: { type: "string" },
+  "keep-canaries": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -82,6 +91,9 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
     "timeout-scale",
     "run-id",
     "reports-dir",
+    "baseline",
+    "compare",
+    "keep-canaries",
     "help",
   ],
   list: ["suite", "tag", "help"],
@@ -111,6 +123,9 @@ Options (run):
   --timeout-scale N              multiply every deadline by N (env KOC_TIMEOUT_SCALE)
   --run-id ID                    label value for this run's objects (env KOC_RUN_ID); default: generated
   --reports-dir DIR              where reports go (env KOC_REPORTS_DIR); default: reports
+  --baseline FILE                before an upgrade: deploy canaries (namespace koc-canary), run, write FILE
+  --compare FILE                 after it: check the canaries, run, show changed verdicts; exit 1 on regression
+  --keep-canaries                with --compare: leave the canaries in place (for a later compare)
 
 Options (cleanup): --context, --kubeconfig as for run (no test bed start), and
   --older-than MINUTES           only what was created at least MINUTES ago (leave runs in progress alone)
@@ -133,14 +148,32 @@ function commandName(parsed: Parsed): CommandName {
   return name;
 }
 
+function checkAcceptanceOptions(v: Parsed["values"]): void {
+  if (v.baseline !== undefined && v.compare !== undefined) {
+    throw new UsageError(
+      "--baseline and --compare exclude each other: take the baseline before the upgrade, compare after",
+    );
+  }
+  if (v["keep-canaries"] && v.compare === undefined) throw new UsageError("--keep-canaries applies to --compare only");
+}
+
 function cliOptions(v: Parsed["values"]): CliOptions {
-  for (const option of ["context", "kubeconfig", "timeout-scale", "run-id", "reports-dir"] as const) {
+  for (const option of [
+    "context",
+    "kubeconfig",
+    "timeout-scale",
+    "run-id",
+    "reports-dir",
+    "baseline",
+    "compare",
+  ] as const) {
     if (v[option] !== undefined && v[option].trim() === "") throw new UsageError(`--${option} needs a value`);
   }
   const olderThan = Number(v["older-than"] ?? 0);
   if (!Number.isFinite(olderThan) || olderThan < 0) {
     throw new UsageError(`--older-than needs a number of minutes >= 0, got "${v["older-than"]}"`);
   }
+  checkAcceptanceOptions(v);
   return {
     context: v.context,
     kubeconfig: v.kubeconfig,
@@ -153,6 +186,9 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     reportsDir: v["reports-dir"],
     olderThanMinutes: olderThan,
     write: v.write ?? false,
+    baseline: v.baseline,
+    compare: v.compare,
+    keepCanaries: v["keep-canaries"] ?? false,
   };
 }
 

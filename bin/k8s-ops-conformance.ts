@@ -9,6 +9,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { sweepManaged } from "../helpers/framework/cleanup.ts";
 import { type Config, ConfigError, readConfig } from "../helpers/framework/config.ts";
+import { testbedImages } from "../helpers/framework/global-setup.ts";
 import { ImageError, resolveImages } from "../helpers/framework/images.ts";
 import { connect, type Kube } from "../helpers/framework/kube.ts";
 import {
@@ -33,6 +34,19 @@ import {
   UsageError,
   validateSelection,
 } from "./args.ts";
+import {
+  type Baseline,
+  BaselineError,
+  type CanaryFindings,
+  type CanarySnapshot,
+  compareCanaries,
+  compareVerdicts,
+  readBaseline,
+  showComparison,
+  type Verdict,
+  verdictsFromJunit,
+} from "./baseline.ts";
+import { CANARY_NAMESPACE, deployCanaries, removeCanaries, snapshotCanaries } from "./canaries.ts";
 import { scanSuites } from "./catalog.ts";
 import { missingPermissions, whoAmI } from "./preflight.ts";
 import { summaryFromFile } from "./summary.ts";
@@ -109,32 +123,124 @@ async function sweepRun(kube: Kube, runId: string): Promise<boolean> {
 }
 
 /** Fails with one line (PermissionError, exit 4) when the identity may not do what the selected suites need. */
-async function preflight(kube: Kube, suites: readonly string[]): Promise<void> {
-  const wanted = needs(permissionsFor(SUITES_DIR, suites));
+async function preflight(kube: Kube, suites: readonly string[], canaries: boolean): Promise<void> {
+  const wanted = needs(permissionsFor(SUITES_DIR, suites, canaries));
   const [identity, missing] = await Promise.all([whoAmI(kube.kubeConfig), missingPermissions(kube.kubeConfig, wanted)]);
   if (missing.length > 0) throw new PermissionError(missingLine(identity, missing));
   say(`permissions: "${identity}" may do all ${wanted.length} things the selected suites need`);
 }
 
-async function run(options: CliOptions): Promise<number> {
+interface Acceptance {
+  previous: Baseline | undefined;
+  canaries: CanarySnapshot | undefined;
+  findings: CanaryFindings | undefined;
+}
+
+/** --baseline: deploy the canaries and read them; --compare: read them and compare with the baseline's. */
+async function canariesBefore(options: CliOptions, cfg: Config, kube: Kube, previous?: Baseline): Promise<Acceptance> {
+  const sources = { registry: cfg.imageRegistry, overrides: cfg.imageOverrides };
+  const images = resolveImages({ ...sources, testbed: await testbedImages(kube) });
+  if (previous !== undefined) {
+    say(`compare: checking the canaries in namespace ${CANARY_NAMESPACE} against ${options.compare}`);
+    const findings = compareCanaries(previous.canaries, await snapshotCanaries(kube, images));
+    return { previous, canaries: undefined, findings };
+  }
+  say(`baseline: deploying the canaries in namespace ${CANARY_NAMESPACE}`);
+  await deployCanaries(kube, images);
+  return { previous, canaries: await snapshotCanaries(kube, images), findings: undefined };
+}
+
+async function writeBaseline(
+  file: string,
+  options: CliOptions,
+  cfg: Config,
+  kube: Kube,
+  canaries: CanarySnapshot,
+  verdicts: Record<string, Verdict>,
+): Promise<void> {
+  const version = await kube.version.getCode();
+  const baseline: Baseline = {
+    format: 1,
+    createdAt: new Date().toISOString(),
+    context: kube.context,
+    server: kube.server,
+    serverVersion: version.gitVersion,
+    runId: cfg.runId,
+    suites: options.suites,
+    tags: options.tags,
+    verdicts,
+    canaries,
+  };
+  writeFileSync(file, `${JSON.stringify(baseline, null, 2)}\n`);
+  say(`baseline: ${Object.keys(verdicts).length} verdict(s) and the canaries' identities written to ${file}`);
+}
+
+/** Prints and saves what changed; removes the canaries unless kept; returns the number of regressions. */
+async function finishCompare(
+  options: CliOptions,
+  reportsDir: string,
+  kube: Kube,
+  previous: Baseline,
+  findings: CanaryFindings,
+  verdicts: Record<string, Verdict>,
+): Promise<number> {
+  const changes = compareVerdicts(previous.verdicts, verdicts);
+  const text = showComparison(findings, changes);
+  console.log(text);
+  writeFileSync(join(reportsDir, "compare.txt"), `${text}\n`);
+  const json = { baseline: options.compare, canaries: findings, verdicts: changes };
+  writeFileSync(join(reportsDir, "compare.json"), `${JSON.stringify(json, null, 2)}\n`);
+  if (options.keepCanaries) say(`compare: canaries kept in namespace ${CANARY_NAMESPACE} (--keep-canaries)`);
+  else await removeCanaries(kube);
+  return findings.regressions.length + changes.regressed.length;
+}
+
+/** After the suites: writes the baseline, or finishes the compare and returns its number of regressions. */
+async function acceptanceAfter(
+  options: CliOptions,
+  cfg: Config,
+  kube: Kube,
+  reportsDir: string,
+  acceptance: Acceptance,
+  verdicts: Record<string, Verdict>,
+): Promise<number | undefined> {
+  if (options.baseline !== undefined && acceptance.canaries) {
+    await writeBaseline(options.baseline, options, cfg, kube, acceptance.canaries, verdicts);
+  }
+  if (acceptance.previous === undefined || acceptance.findings === undefined) return undefined;
+  return finishCompare(options, reportsDir, kube, acceptance.previous, acceptance.findings, verdicts);
+}
+
+/** A compare runs what the baseline ran, unless told otherwise. */
+function selectionFor(given: CliOptions, previous: Baseline | undefined): CliOptions {
+  if (previous === undefined || given.suites.length > 0 || given.tags.length > 0) return given;
+  return { ...given, suites: previous.suites, tags: previous.tags };
+}
+
+async function run(given: CliOptions): Promise<number> {
+  const previous = given.compare === undefined ? undefined : readBaseline(given.compare);
+  const options = selectionFor(given, previous);
   validateSelection(options, scanSuites(SUITES_DIR));
   const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
-  await preflight(kube, options.suites);
+  const withCanaries = options.baseline !== undefined || previous !== undefined;
+  await preflight(kube, options.suites, withCanaries);
+  const acceptance = withCanaries ? await canariesBefore(options, cfg, kube, previous) : undefined;
   const startedAt = Date.now();
-  clearResults(resolve(PROJECT_ROOT, cfg.reportsDir));
+  const reportsDir = resolve(PROJECT_ROOT, cfg.reportsDir);
+  clearResults(reportsDir);
   const result = await runVitest(vitestArgs(options, "run"), env);
   const clean = await sweepRun(kube, cfg.runId);
-  const leaks = scanForSecrets(resolve(PROJECT_ROOT, cfg.reportsDir));
-  const summary = summaryFromFile(join(resolve(PROJECT_ROOT, cfg.reportsDir), "junit.xml"), startedAt);
+  const leaks = scanForSecrets(reportsDir);
+  const junit = join(reportsDir, "junit.xml");
+  const summary = summaryFromFile(junit, startedAt);
   console.log(summary ?? "e2e: no test result was written (reports/junit.xml missing)");
   if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
-  if (result.code !== 0) return EXIT.failed;
-  if (leaks > 0) return EXIT.failed;
-  if (!clean) {
-    say("tests passed, but the run left objects behind (listed above); see npm run cleanup");
-    return EXIT.failed;
-  }
-  return EXIT.passed;
+  const verdicts = existsSync(junit) ? verdictsFromJunit(readFileSync(junit, "utf8")) : {};
+  const regressions = acceptance && (await acceptanceAfter(options, cfg, kube, reportsDir, acceptance, verdicts));
+  if (!clean) say("the run left objects behind (listed above); see npm run cleanup");
+  // A compare judges change, not state: scenarios that failed in the baseline too do not fail it.
+  const failed = regressions === undefined ? result.code !== 0 : regressions > 0;
+  return failed || leaks > 0 || !clean ? EXIT.failed : EXIT.passed;
 }
 
 /**
@@ -237,7 +343,12 @@ async function main(argv: readonly string[]): Promise<number> {
         return permissions(command.options);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof ImageError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      error instanceof ImageError ||
+      error instanceof BaselineError
+    ) {
       say(`error: ${error.message}`);
       return EXIT.usage;
     }

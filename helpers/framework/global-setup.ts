@@ -14,7 +14,7 @@ import { connect, isNotFound, type Kube } from "./kube.ts";
 import { T } from "./timeouts.ts";
 
 /** The test bed's image references, or undefined when its ConfigMap does not exist. */
-async function testbedImages(kube: Kube): Promise<Record<string, string> | undefined> {
+export async function testbedImages(kube: Kube): Promise<Record<string, string> | undefined> {
   try {
     return (await kube.core.readNamespacedConfigMap(TESTBED_IMAGES_CONFIGMAP)).data ?? {};
   } catch (error) {

@@ -73,6 +73,17 @@ export const HARNESS: readonly Permission[] = [
   },
 ];
 
+/** What `run --baseline` / `--compare` add: the canaries in koc-canary (bin/canaries.ts). */
+export const CANARIES: readonly Permission[] = [
+  ...["configmaps", "secrets", "services", "deployments.apps", "statefulsets.apps"].map((resource) => ({
+    resource,
+    verbs: ["create", "patch", "get"],
+    scenarios: ["canaries/deploy and compare"],
+  })),
+  { resource: "pods/exec", verbs: ["create", "get"], scenarios: ["canaries/checksums and serving"] },
+  { resource: "replicasets.apps", verbs: ["list"], scenarios: ["canaries/serving ReplicaSet"] },
+];
+
 function isStringList(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === "string" && v !== "");
 }
@@ -102,8 +113,11 @@ export function parseSuitePermissions(
   });
 }
 
-/** The harness's permissions plus those of the given suites (all suites with a permissions.yaml when empty). */
-export function permissionsFor(suitesDir: string, suites: readonly string[] = []): Permission[] {
+/**
+ * The harness's permissions plus those of the given suites (all suites with a permissions.yaml when empty),
+ * and the canaries' when asked (always in the RBAC manifest).
+ */
+export function permissionsFor(suitesDir: string, suites: readonly string[] = [], canaries = true): Permission[] {
   const chosen =
     suites.length > 0
       ? suites
@@ -112,7 +126,7 @@ export function permissionsFor(suitesDir: string, suites: readonly string[] = []
     const file = join(suitesDir, suite, "permissions.yaml");
     return existsSync(file) ? parseSuitePermissions(suite, readFileSync(file, "utf8")) : [];
   });
-  return [...HARNESS, ...perSuite];
+  return [...HARNESS, ...(canaries ? CANARIES : []), ...perSuite];
 }
 
 /** One (resource, verb, namespace) the preflight asks about, with everything that needs it. */
