@@ -41,6 +41,7 @@ describe("command line", () => {
         baseline: undefined,
         compare: undefined,
         keepCanaries: false,
+        history: undefined,
       },
     });
   });

@@ -44,6 +44,8 @@ export interface CliOptions {
   reportsDir?: string | undefined;
   /** cleanup: only objects created at least this many minutes ago (runs in progress on a shared cluster). */
   olderThanMinutes: number;
+  /** report: directory of the previous report (its history.jsonl), so trends carry over. */
+  history?: string | undefined;
   /** run: deploy canaries and write the baseline (verdicts, canary identities) to this file. */
   baseline?: string | undefined;
   /** run: compare with this baseline file (canaries survived, which verdicts changed); exit 1 on regression. */
@@ -71,6 +73,7 @@ const OPTIONS = {
   "reports-dir": { type: "string" },
   "older-than": { type: "string" },
   write: { type: "boolean" },
+  history: { type: "string" },
   baseline: { type: "string" },
   compare: { type: "string" },
   "keep-canaries": { type: "boolean" },
@@ -98,7 +101,7 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
   ],
   list: ["suite", "tag", "help"],
   cleanup: ["context", "kubeconfig", "older-than", "help"],
-  report: ["reports-dir", "help"],
+  report: ["reports-dir", "history", "help"],
   permissions: ["suite", "write", "help"],
   help: ["help"],
 };
@@ -109,7 +112,8 @@ Commands:
   run        run the scenario suites against a cluster (default target: the local test bed)
   list       list the scenarios, optionally filtered by --suite/--tag
   cleanup    delete everything k8s-ops-conformance created in earlier or interrupted runs
-  report     render reports/allure-results into reports/allure-report (HTML)
+  report     render reports/allure-results into reports/allure-report (HTML); --history DIR: the previous
+             report's directory, whose history.jsonl the new report continues (trends)
   permissions  list what the selected suites may need to do (--write: regenerate manifests/rbac/ and docs)
   help       show this text
 
@@ -166,6 +170,7 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     "reports-dir",
     "baseline",
     "compare",
+    "history",
   ] as const) {
     if (v[option] !== undefined && v[option].trim() === "") throw new UsageError(`--${option} needs a value`);
   }
@@ -189,6 +194,7 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     baseline: v.baseline,
     compare: v.compare,
     keepCanaries: v["keep-canaries"] ?? false,
+    history: v.history,
   };
 }
 

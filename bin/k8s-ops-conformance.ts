@@ -5,7 +5,7 @@
  * (see EXIT in ./args.ts); `--help` prints the usage.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { sweepManaged } from "../helpers/framework/cleanup.ts";
 import { type Config, ConfigError, readConfig } from "../helpers/framework/config.ts";
@@ -286,8 +286,18 @@ async function report(options: CliOptions): Promise<number> {
   const results = join(reportsDir, "allure-results");
   if (!existsSync(results)) throw new UsageError(`no results in ${results}; run the suites first (npm run e2e -- run)`);
   const output = join(reportsDir, "allure-report");
-  const result = await runNode([ALLURE, "generate", results, "--output", output, "--name", "k8s-ops-conformance"]);
+  // The history lives beside the report while Allure appends this run, then travels inside it.
+  const history = join(reportsDir, "history.jsonl");
+  rmSync(history, { force: true });
+  if (options.history !== undefined) {
+    const previous = join(resolve(options.history), "history.jsonl");
+    if (existsSync(previous)) copyFileSync(previous, history);
+    else say(`report: no history.jsonl in ${options.history}; this report starts the history`);
+  }
+  const env = options.history === undefined ? process.env : { ...process.env, KOC_ALLURE_HISTORY: history };
+  const result = await runNode([ALLURE, "generate", results, "--output", output, "--name", "k8s-ops-conformance"], env);
   if (result !== 0) return EXIT.failed;
+  if (existsSync(history)) copyFileSync(history, join(output, "history.jsonl"));
   say(`report: ${join(output, "index.html")}`);
   return EXIT.passed;
 }
@@ -318,8 +328,8 @@ function permissions(options: CliOptions): number {
   return EXIT.passed;
 }
 
-async function runNode(args: string[]): Promise<number> {
-  const child = spawn(process.execPath, args, { stdio: "inherit", cwd: PROJECT_ROOT });
+async function runNode(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const child = spawn(process.execPath, args, { stdio: "inherit", cwd: PROJECT_ROOT, env });
   return new Promise((done) => child.on("exit", (code) => done(code ?? EXIT.failed)));
 }
 

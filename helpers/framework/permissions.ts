@@ -53,12 +53,18 @@ export const HARNESS: readonly Permission[] = [
   { resource: "serviceaccounts", verbs: ["get"], scenarios: ["harness/wait for the default ServiceAccount"] },
   { resource: "nodes", verbs: ["get", "list"], cluster: true, scenarios: ["harness/banner, diagnostics, node access"] },
   { resource: "events", verbs: ["list"], scenarios: ["harness/diagnostics"] },
+  {
+    resource: "storageclasses.storage.k8s.io",
+    verbs: ["list"],
+    cluster: true,
+    scenarios: ["harness/report: storage classes"],
+  },
   { resource: "pods", verbs: ["get", "list", "watch"], scenarios: ["harness/diagnostics, waits"] },
   { resource: "pods/log", verbs: ["get"], scenarios: ["harness/diagnostics"] },
   ...["deployments.apps", "replicasets.apps", "statefulsets.apps", "daemonsets.apps", "jobs.batch"].map((resource) => ({
     resource,
     verbs: ["get", "list"],
-    scenarios: ["harness/diagnostics (describe)"],
+    scenarios: ["harness/diagnostics (describe); DaemonSets of kube-system name the pod network"],
   })),
   ...["services", "persistentvolumeclaims", "endpointslices.discovery.k8s.io"].map((resource) => ({
     resource,
