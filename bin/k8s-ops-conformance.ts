@@ -12,6 +12,7 @@ import { type Config, ConfigError, readConfig } from "../helpers/framework/confi
 import { testbedImages } from "../helpers/framework/global-setup.ts";
 import { ImageError, resolveImages } from "../helpers/framework/images.ts";
 import { connect, type Kube } from "../helpers/framework/kube.ts";
+import { createTestNamespace, deleteNamespace } from "../helpers/framework/namespace.ts";
 import {
   missingLine,
   needs,
@@ -49,7 +50,7 @@ import {
 import { CANARY_NAMESPACE, deployCanaries, removeCanaries, snapshotCanaries } from "./canaries.ts";
 import { scanSuites } from "./catalog.ts";
 import { missingPermissions, whoAmI } from "./preflight.ts";
-import { summaryFromFile } from "./summary.ts";
+import { commonFailure, summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
 
 const SUITES_DIR = join(PROJECT_ROOT, "suites");
@@ -217,6 +218,24 @@ function selectionFor(given: CliOptions, previous: Baseline | undefined): CliOpt
   return { ...given, suites: previous.suites, tags: previous.tags };
 }
 
+/**
+ * One namespace made and its default ServiceAccount awaited before any test: when no namespace becomes
+ * usable (e.g. the controller manager is down), the run says so once instead of failing every test alike.
+ */
+async function namespaceProbe(kube: Kube, runId: string): Promise<void> {
+  let name: string | undefined;
+  try {
+    name = await createTestNamespace(kube, "setup-check", runId, "k8s-ops-conformance setup check");
+  } catch (error) {
+    const why = (error as Error).message.split("\n").slice(0, 2).join(";").replace(/\s+/g, " ");
+    throw new UnreachableError(
+      `no test namespace became usable, so no test could run (is kube-controller-manager running?): ${why}`,
+    );
+  } finally {
+    if (name !== undefined) await deleteNamespace(kube, name);
+  }
+}
+
 async function run(given: CliOptions): Promise<number> {
   const previous = given.compare === undefined ? undefined : readBaseline(given.compare);
   const options = selectionFor(given, previous);
@@ -224,6 +243,7 @@ async function run(given: CliOptions): Promise<number> {
   const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
   const withCanaries = options.baseline !== undefined || previous !== undefined;
   await preflight(kube, options.suites, withCanaries);
+  await namespaceProbe(kube, cfg.runId);
   const acceptance = withCanaries ? await canariesBefore(options, cfg, kube, previous) : undefined;
   const startedAt = Date.now();
   const reportsDir = resolve(PROJECT_ROOT, cfg.reportsDir);
@@ -233,6 +253,8 @@ async function run(given: CliOptions): Promise<number> {
   const leaks = scanForSecrets(reportsDir);
   const junit = join(reportsDir, "junit.xml");
   const summary = summaryFromFile(junit, startedAt);
+  const shared = existsSync(junit) ? commonFailure(readFileSync(junit, "utf8")) : undefined;
+  if (shared !== undefined) say(`every test that ran failed the same way, most likely the environment: ${shared}`);
   console.log(summary ?? "e2e: no test result was written (reports/junit.xml missing)");
   if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
   const verdicts = existsSync(junit) ? verdictsFromJunit(readFileSync(junit, "utf8")) : {};
