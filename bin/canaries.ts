@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { ImageTable } from "../helpers/framework/images.ts";
 import { isNotFound, type Kube } from "../helpers/framework/kube.ts";
-import type { TestNamespace } from "../helpers/framework/namespace.ts";
+import { podSecurityLabels, type TestNamespace } from "../helpers/framework/namespace.ts";
 import { POLL, T } from "../helpers/framework/timeouts.ts";
 import { waitFor } from "../helpers/framework/wait.ts";
 import { apply } from "../helpers/manifests/apply.ts";
@@ -47,11 +47,10 @@ export async function deployCanaries(kube: Kube, images: ImageTable): Promise<vo
     if (!isNotFound(error)) throw error;
   }
   // nginx and busybox run as root: Pod Security "baseline" is the lowest level the canaries need.
-  const podSecurity = Object.fromEntries(
-    ["enforce", "audit", "warn"].map((mode) => [`pod-security.kubernetes.io/${mode}`, "baseline"]),
-  );
   await kube.core.createNamespace({
-    body: { metadata: { name: CANARY_NAMESPACE, labels: { [CANARY_LABEL]: "true", ...podSecurity } } },
+    body: {
+      metadata: { name: CANARY_NAMESPACE, labels: { [CANARY_LABEL]: "true", ...podSecurityLabels("baseline") } },
+    },
   });
   const ns = canaryNamespace(kube, images);
   await waitFor(

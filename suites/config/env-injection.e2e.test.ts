@@ -11,7 +11,7 @@
  */
 
 import { config } from "../../helpers/framework/config.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
@@ -19,6 +19,8 @@ import { apply } from "../../helpers/manifests/apply.ts";
 import { assertNoSecretLeaks, secretValue } from "../../helpers/manifests/leaks.ts";
 import { podReady } from "../../helpers/observe/conditions.ts";
 import { envDigest, sha256, shell } from "../../helpers/traffic/container-view.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const MANIFESTS = "config/env-injection";
 

@@ -14,7 +14,7 @@
 
 import { config } from "../../helpers/framework/config.ts";
 import type { TestNamespace } from "../../helpers/framework/fixtures.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, log, step } from "../../helpers/framework/report.ts";
 import { formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
@@ -30,6 +30,8 @@ import {
   showLayout,
   volumeLayout,
 } from "../../helpers/traffic/container-view.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const V1 = "config/update-propagation";
 const V2 = "config/update-propagation/v2";
