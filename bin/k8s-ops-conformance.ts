@@ -5,10 +5,11 @@
  * (see EXIT in ./args.ts); `--help` prints the usage.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sweepManaged } from "../helpers/framework/cleanup.ts";
-import { type Config, ConfigError, readConfig } from "../helpers/framework/config.ts";
+import { type Config, ConfigError, cleanupCommand, readConfig } from "../helpers/framework/config.ts";
 import { testbedImages } from "../helpers/framework/global-setup.ts";
 import { ImageError, resolveImages } from "../helpers/framework/images.ts";
 import { connect, type Kube } from "../helpers/framework/kube.ts";
@@ -21,8 +22,8 @@ import {
   renderRbac,
   showNeed,
 } from "../helpers/framework/permissions.ts";
-import { T } from "../helpers/framework/timeouts.ts";
-import { allSecretValues, filesUnder, findLeaks, showLeaks } from "../helpers/manifests/leaks.ts";
+import { T, useTimeoutScale } from "../helpers/framework/timeouts.ts";
+import { scanReport, showLeaks } from "../helpers/manifests/leaks.ts";
 import {
   type CliOptions,
   type Command,
@@ -49,6 +50,7 @@ import {
 } from "./baseline.ts";
 import { CANARY_NAMESPACE, deployCanaries, removeCanaries, snapshotCanaries } from "./canaries.ts";
 import { scanSuites } from "./catalog.ts";
+import { checkEnvironment } from "./environment.ts";
 import { missingPermissions, whoAmI } from "./preflight.ts";
 import { commonFailure, summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
@@ -68,6 +70,7 @@ async function prepareTarget(
 ): Promise<{ cfg: Config; kube: Kube; env: NodeJS.ProcessEnv }> {
   const env = environmentFor(options, process.env);
   const cfg = readConfig(env);
+  useTimeoutScale(cfg.timeoutScale); // --timeout-scale scales the CLI's own deadlines as well as the tests'
   resolveImages({ registry: cfg.imageRegistry, overrides: cfg.imageOverrides }); // bad KOC_IMAGE_* values fail here
   const target = chooseTarget(cfg);
   if (!target.explicit && startTestbed) await bringUpTestbed();
@@ -115,12 +118,17 @@ async function runVitest(args: string[], env: NodeJS.ProcessEnv): Promise<{ code
   return received === undefined ? { code } : { code, signal: received };
 }
 
-/** Deletes this run's namespaces and cluster-scoped objects; true when nothing is left. */
+/**
+ * Deletes this run's namespaces and cluster-scoped objects; true when nothing is left. A kind this identity
+ * may not list is named but does not fail the run: the run could not have created objects of it either.
+ */
 async function sweepRun(kube: Kube, runId: string): Promise<boolean> {
-  const { deleted, remaining } = await sweepManaged(kube, { runId, timeout: T.cleanup });
+  const { deleted, remaining, unlisted, undeleted } = await sweepManaged(kube, { runId, timeout: T.cleanup });
   if (deleted.length > 0) say(`cleanup: deleted ${deleted.length} object(s) of run ${runId}: ${deleted.join(", ")}`);
+  for (const kind of unlisted) say(`cleanup: could not look for ${kind}`);
+  for (const object of undeleted) say(`cleanup: could not delete ${object}`);
   if (remaining.length > 0) say(`cleanup: still present after ${T.cleanup / 1000}s: ${remaining.join(", ")}`);
-  return remaining.length === 0;
+  return remaining.length === 0 && undeleted.length === 0;
 }
 
 /** Fails with one line (PermissionError, exit 4) when the identity may not do what the selected suites need. */
@@ -236,6 +244,25 @@ async function namespaceProbe(kube: Kube, runId: string): Promise<void> {
   }
 }
 
+/** vitest, the run-end sweep and the report's Secret scan. */
+async function runSuites(
+  options: CliOptions,
+  cfg: Config,
+  kube: Kube,
+  env: NodeJS.ProcessEnv,
+): Promise<{ result: Awaited<ReturnType<typeof runVitest>>; clean: boolean; leaks: number }> {
+  // The Secret values the workers learn while applying, for the report scan; private, gone after the run.
+  const learnedDir = mkdtempSync(join(tmpdir(), "koc-learned-secrets-"));
+  try {
+    const result = await runVitest(vitestArgs(options, "run"), { ...env, KOC_LEARNED_SECRETS_DIR: learnedDir });
+    const clean = await sweepRun(kube, cfg.runId);
+    const leaks = scanForSecrets(resolve(PROJECT_ROOT, cfg.reportsDir), learnedDir);
+    return { result, clean, leaks };
+  } finally {
+    rmSync(learnedDir, { recursive: true, force: true });
+  }
+}
+
 async function run(given: CliOptions): Promise<number> {
   const previous = given.compare === undefined ? undefined : readBaseline(given.compare);
   const options = selectionFor(given, previous);
@@ -248,9 +275,7 @@ async function run(given: CliOptions): Promise<number> {
   const startedAt = Date.now();
   const reportsDir = resolve(PROJECT_ROOT, cfg.reportsDir);
   clearResults(reportsDir);
-  const result = await runVitest(vitestArgs(options, "run"), env);
-  const clean = await sweepRun(kube, cfg.runId);
-  const leaks = scanForSecrets(reportsDir);
+  const { result, clean, leaks } = await runSuites(options, cfg, kube, env);
   const junit = join(reportsDir, "junit.xml");
   const summary = summaryFromFile(junit, startedAt);
   const shared = existsSync(junit) ? commonFailure(readFileSync(junit, "utf8")) : undefined;
@@ -259,23 +284,29 @@ async function run(given: CliOptions): Promise<number> {
   if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
   const verdicts = existsSync(junit) ? verdictsFromJunit(readFileSync(junit, "utf8")) : {};
   const regressions = acceptance && (await acceptanceAfter(options, cfg, kube, reportsDir, acceptance, verdicts));
-  if (!clean) say("the run left objects behind (listed above); see npm run cleanup");
+  if (!clean) {
+    const command = cleanupCommand({ context: kube.context, kubeconfig: cfg.kubeconfig });
+    say(`the run left objects behind (listed above); remove them with: ${command}`);
+  }
   // A compare judges change, not state: scenarios that failed in the baseline too do not fail it.
   const failed = regressions === undefined ? result.code !== 0 : regressions > 0;
   return failed || leaks > 0 || !clean ? EXIT.failed : EXIT.passed;
 }
 
 /**
- * The run-level proof that no Secret value reached the report: every value of every Secret in manifests/
- * is searched for (plain and base64) in what the run wrote. Returns the number of leaks (named, never shown).
+ * The run-level proof that no Secret value reached the report: every value the workers applied (and every
+ * literal one in manifests/) is searched for, plain and base64, in what the run wrote. Returns the number
+ * of leaks (named, never shown).
  */
-function scanForSecrets(reportsDir: string): number {
-  const written = ["allure-results", "artifacts", "junit.xml"].flatMap((name) => filesUnder(join(reportsDir, name)));
-  const leaks = findLeaks(allSecretValues(), written);
-  if (leaks.length === 0) say(`report scan: no Secret value in ${written.length} file(s) of ${reportsDir}`);
+function scanForSecrets(reportsDir: string, learnedDir: string): number {
+  const scan = scanReport(reportsDir, learnedDir);
+  const looked = `${scan.values} Secret value(s), ${scan.learned} of them learned at apply time, in ${scan.files} file(s) of ${reportsDir}`;
+  if (scan.leaks.length === 0) say(`report scan: none of ${looked}`);
   else
-    say(`report scan: Secret values found in the report (fix the redaction before sharing it):\n${showLeaks(leaks)}`);
-  return leaks.length;
+    say(
+      `report scan: looked for ${looked}; found (fix the redaction before sharing the report):\n${showLeaks(scan.leaks)}`,
+    );
+  return scan.leaks.length;
 }
 
 /** A report shows one run: the previous run's results, artifacts and JUnit file go before this one starts. */
@@ -294,13 +325,13 @@ async function list(options: CliOptions): Promise<number> {
 async function cleanup(options: CliOptions): Promise<number> {
   const { kube } = await prepareTarget(options, false);
   const olderThanMs = options.olderThanMinutes * 60_000;
-  const { deleted, remaining } = await sweepManaged(kube, { timeout: T.cleanup, olderThanMs });
-  say(deleted.length === 0 ? "cleanup: nothing to delete" : `cleanup: deleted ${deleted.join(", ")}`);
-  if (remaining.length > 0) {
-    say(`cleanup: still present: ${remaining.join(", ")}`);
-    return EXIT.failed;
-  }
-  return EXIT.passed;
+  const { deleted, remaining, unlisted, undeleted } = await sweepManaged(kube, { timeout: T.cleanup, olderThanMs });
+  for (const kind of unlisted) say(`cleanup: error: could not list ${kind}`);
+  for (const object of undeleted) say(`cleanup: error: could not delete ${object}`);
+  if (deleted.length > 0) say(`cleanup: deleted ${deleted.join(", ")}`);
+  else if (unlisted.length === 0 && undeleted.length === 0) say("cleanup: nothing to delete");
+  if (remaining.length > 0) say(`cleanup: still present: ${remaining.join(", ")}`);
+  return remaining.length === 0 && unlisted.length === 0 && undeleted.length === 0 ? EXIT.passed : EXIT.failed;
 }
 
 async function report(options: CliOptions): Promise<number> {
@@ -359,6 +390,8 @@ async function main(argv: readonly string[]): Promise<number> {
   let command: Command;
   try {
     command = parseCommandLine(argv);
+    // Every KOC_* variable, with the flags that override them, is checked before anything runs.
+    if (command.name !== "help") checkEnvironment(environmentFor(command.options, process.env));
     switch (command.name) {
       case "help":
         console.log(USAGE);
