@@ -158,11 +158,17 @@ export async function snapshotCanaries(kube: Kube, images: ImageTable): Promise<
   ]);
   const prober = readyPodsOf(pods, "canary-prober")[0]?.metadata?.name ?? "";
   const webPods = readyPodsOf(pods, "canary-web").map((p) => p.metadata?.name ?? "");
+  // The page must be the ConfigMap's, fetched through the Service's ClusterIP (an empty or failed answer is not).
+  const page = sha256(configMap.data?.["index.html"] ?? "");
+  const url = `http://${(await kube.core.readNamespacedService({ name: "canary-web", namespace: ns.name })).spec?.clusterIP}/`;
   const served = await waitFor(
-    `GET http://canary-web/ from ${prober} answers`,
+    `GET ${url} (Service canary-web) from ${prober} answers with the ConfigMap's page (sha256 ${page.slice(0, 12)}...)`,
     {
-      observe: () => shellIn(ns, prober, "curl -fsS -m 5 http://canary-web/ | sha256sum | cut -d' ' -f1"),
-      ok: (digest) => /^[0-9a-f]{64}$/.test(digest),
+      observe: () =>
+        shellIn(ns, prober, `curl -fsS -m 5 -o /tmp/page ${url} && sha256sum /tmp/page | cut -d' ' -f1`).catch(
+          (error: Error) => `no answer: ${error.message}`,
+        ),
+      ok: (digest) => digest === page,
     },
     T.serviceReachable,
   );
