@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
+import { CLUSTER_SCOPED_KINDS } from "../manifests/template.ts";
 import {
+  CLUSTER_SCOPED_RESOURCES,
   missingLine,
   needs,
   type Permission,
@@ -77,6 +79,16 @@ describe("needs and rules", () => {
       'identity "system:serviceaccount:a:b" may not create pods/exec, needed by smoke/a (and 2 more: npm run e2e -- permissions lists them); grant manifests/rbac/ or deselect with --suite',
     );
     expect(line).not.toContain("\n");
+  });
+});
+
+describe("the sweep's kinds", () => {
+  test("should be listable for every cluster-scoped kind the template knows", () => {
+    const groups = CLUSTER_SCOPED_KINDS.map(({ apiVersion }) =>
+      apiVersion.includes("/") ? apiVersion.split("/")[0] : "",
+    );
+    const listed = CLUSTER_SCOPED_RESOURCES.map((r) => parseResource(r).group);
+    expect(listed).toEqual(groups);
   });
 });
 

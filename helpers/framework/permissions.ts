@@ -42,6 +42,20 @@ export function parseResource(name: string): ResourceName {
   };
 }
 
+/** Plural names of the cluster-scoped kinds the sweep lists (a unit test keeps them in step with the template's). */
+export const CLUSTER_SCOPED_RESOURCES = [
+  "persistentvolumes",
+  "storageclasses.storage.k8s.io",
+  "clusterroles.rbac.authorization.k8s.io",
+  "clusterrolebindings.rbac.authorization.k8s.io",
+  "priorityclasses.scheduling.k8s.io",
+  "runtimeclasses.node.k8s.io",
+  "ingressclasses.networking.k8s.io",
+  "validatingwebhookconfigurations.admissionregistration.k8s.io",
+  "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+  "customresourcedefinitions.apiextensions.k8s.io",
+];
+
 /** What every run needs, whatever suites are selected. */
 export const HARNESS: readonly Permission[] = [
   {
@@ -70,6 +84,13 @@ export const HARNESS: readonly Permission[] = [
     resource,
     verbs: ["get", "list"],
     scenarios: ["harness/diagnostics (describe)"],
+  })),
+  // The run-end sweep looks for its cluster-scoped objects by label (manifests/template.ts CLUSTER_SCOPED_KINDS).
+  ...CLUSTER_SCOPED_RESOURCES.map((resource) => ({
+    resource,
+    verbs: ["list"],
+    cluster: true,
+    scenarios: ["harness/cleanup sweep"],
   })),
   {
     resource: "configmaps",
