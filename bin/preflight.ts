@@ -9,7 +9,7 @@ import { describeApiError } from "../helpers/framework/kube.ts";
 import { type Need, parseResource } from "../helpers/framework/permissions.ts";
 import { T } from "../helpers/framework/timeouts.ts";
 import { withDeadline } from "../helpers/framework/wait.ts";
-import { PermissionError } from "./args.ts";
+import { UnreachableError } from "./target.ts";
 
 /** The user name the API server sees (SelfSubjectReview), or the kubeconfig's user entry when it cannot say. */
 export async function whoAmI(kc: KubeConfig): Promise<string> {
@@ -45,17 +45,17 @@ async function allowed(api: AuthorizationV1Api, need: Need): Promise<boolean> {
   return review.status?.allowed === true;
 }
 
-/** The needs the identity may not satisfy, in the order given; throws PermissionError when it cannot ask. */
+/** The needs the identity may not satisfy, in the order given; throws UnreachableError when it cannot ask. */
 export async function missingPermissions(kc: KubeConfig, wanted: readonly Need[]): Promise<Need[]> {
   const api = kc.makeApiClient(AuthorizationV1Api);
   try {
     const answers = await withDeadline(
       `answers to ${wanted.length} SelfSubjectAccessReviews`,
-      T.clusterCheck,
+      T.apiCall, // dozens of small requests at once: a busy API server needs more than a reachability check
       Promise.all(wanted.map((need) => allowed(api, need))),
     );
     return wanted.filter((_, i) => !answers[i]);
   } catch (error) {
-    throw new PermissionError(`cannot check permissions (SelfSubjectAccessReview): ${describeApiError(error)}`);
+    throw new UnreachableError(`cannot check permissions (SelfSubjectAccessReview): ${describeApiError(error)}`);
   }
 }

@@ -61,7 +61,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       timeoutScale: cfg.timeoutScale,
     }),
   );
-  for (const [key, value] of Object.entries(facts)) console.log(`  ${`${key}:`.padEnd(16)}${value}`);
+  for (const [key, value] of Object.entries(facts)) console.log(`  ${`${key}:`.padEnd(15)} ${value}`);
   console.log(
     `  images:         ${fromTestbed ? "test bed ConfigMap + " : ""}pinned defaults${cfg.imageRegistry ? ` via ${cfg.imageRegistry}` : ""}`,
   );
