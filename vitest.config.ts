@@ -8,7 +8,7 @@
  *           one file at a time (maxWorkers 1, tests of a file in sequence) and only after the whole e2e
  *           project has finished. vitest runs projects of different `sequence.groupOrder` one group after
  *           the other, awaiting every file of a group (its fixtures torn down) before the next group starts;
- *           groupOrder 1 here vs 0 for e2e. Their tests carry @disruptive (helpers/manifests/disruptive.ts
+ *           groupOrder 1 here vs 0 for e2e. Their tests carry @disruptive (helpers/framework/disruptive.ts
  *           decides whether they may run on the target).
  *
  * retry is 0: a conformance verdict is never retried (transport errors are, inside the helpers).

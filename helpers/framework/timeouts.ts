@@ -38,6 +38,12 @@ export const BASE_TIMEOUTS = {
    * dynamic provisioning starts a helper pod (local-path) or calls a CSI driver.
    */
   volumeBind: 120_000,
+  /**
+   * The largest pause allowed between two request starts of one prober in a checked window (prober.ts
+   * assertCoverage). Below the 300 ms outage the zero-downtime checks claim to catch; the probers keep a
+   * 5 ms timetable, so this is slack for a busy 2-core machine, not the resolution.
+   */
+  proberGap: 250,
   /** Default window for holdsFor ("must not happen") checks. */
   holdWindow: 15_000,
   /** An object deleted and gone. */
