@@ -7,7 +7,7 @@
  *   FailedBinding "no persistent volumes available for this claim and no storage class is set" (what
  *   `kubectl describe pvc` shows). A claim no volume can satisfy, by size (2Gi) or by access mode
  *   (ReadWriteMany), MUST stay Pending with the same event, and the volume Available. With reclaim policy
- *   Retain, after the claim is deleted the volume MUST become Released, still naming the claim, and the
+ *   Retain, after the claim is deleted the volume MUST become and stay Released, still naming the claim, and the
  *   data written through it MUST still be on its node.
  * Not covered: dynamic provisioning (dynamic-provisioning.e2e.test.ts), Recycle, pre-bound volumes
  *   (spec.volumeName / claimRef set up front), volume expansion.
@@ -15,7 +15,7 @@
  *   label only its own claims carry, so parallel tests cannot bind each other's.
  * On purpose: KOC_STORAGE_SABOTAGE=1 labels the volume for no one (the first claim stays Pending: timeout),
  *   makes the "unsatisfiable" claim fit (it binds: hold violated), and gives the retained volume reclaim
- *   policy Delete (it becomes Failed, not Released).
+ *   policy Delete (it does not stay Released: it becomes Failed or is deleted).
  */
 import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
@@ -150,10 +150,22 @@ describe.concurrent("Storage: static PersistentVolume binding", () => {
     });
 
     await step("act: delete the pod, then the claim", () => deletePodThenClaim(ns, "writer", "data"));
-    await step("assert: the volume is Released and still names the deleted claim", async () => {
-      const pv = await waitFor(`volume ${volume} is Released`, volumePhase(kube, volume, "Released"), T.volumeBind);
-      expect(pv.spec?.claimRef?.name, `claimRef of volume ${volume}`).toBe("data");
-    });
+    await step(
+      `assert: the volume is Released, stays so (held ${T.holdWindow / 1000}s), still naming the claim`,
+      async () => {
+        await waitFor(`volume ${volume} is Released`, volumePhase(kube, volume, "Released"), T.volumeBind);
+        const pv = await holdsFor(
+          `volume ${volume} stays Released`,
+          volumePhase(kube, volume, "Released"),
+          T.holdWindow,
+          {
+            interval: 1_000,
+            signal: ns.signal,
+          },
+        );
+        expect(pv.spec?.claimRef?.name, `claimRef of volume ${volume}`).toBe("data");
+      },
+    );
     await step(`assert: the data is still on ${node}`, async () => {
       await startPodOn(ns, "storage/hostpath/pod.yaml", { pod: "reader", node, path: dir.path });
       const view = await viewFile(ns, "reader", node, "/data/marker");
