@@ -1,7 +1,7 @@
 /**
  * A Service's endpoints as discovery.k8s.io/v1 EndpointSlices show them: the one reader of EndpointSlices.
  * Not-ready pods stay in the slices with conditions.ready=false, so "no endpoint" is asserted as "no READY
- * endpoint", never as an empty list (ANCHORS §1.8).
+ * endpoint", never as an empty list.
  *
  * The same pod may be listed more than once (in two slices while the controller moves it, or with two
  * addresses): endpoints are counted as distinct pods (targetRef uid, else its name), and only an endpoint

@@ -34,7 +34,7 @@ import {
   probeTiming,
   restartsOf,
 } from "../../helpers/observe/probe-evidence.ts";
-import { exec, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
+import { httpAnswers, httpGet, shell, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
 
 const SABOTAGE = probesSabotage();
 const READY_FILE = "/usr/share/nginx/html/ready";
@@ -46,9 +46,7 @@ const SABOTAGE_DELAY_S = 4;
  */
 async function setReady(ns: TestNamespace, pod: string, ready: boolean, afterS?: number): Promise<void> {
   const now = ready ? `hostname > ${READY_FILE}` : `rm -f ${READY_FILE}`;
-  const script = afterS === undefined ? now : `(sleep ${afterS}; ${now}) >/dev/null 2>&1 &`;
-  const result = await exec(ns, pod, ["sh", "-c", script]);
-  expect(result.exitCode, `${script} in ${ns.name}/${pod}: ${result.stderr}`).toBe(0);
+  await shell(ns, pod, afterS === undefined ? now : `(sleep ${afterS}; ${now}) >/dev/null 2>&1 &`);
 }
 
 describe.concurrent("Probing container: readiness gating Service endpoints", () => {
