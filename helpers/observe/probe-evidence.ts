@@ -261,9 +261,20 @@ export function startEvidence(
   };
 }
 
-/** The probe requests in the current log of `container` (its running instance), with the node's timestamps. */
-export async function probeRequestsOf(ns: TestNamespace, pod: string, container: string): Promise<ProbeRequest[]> {
-  const log = await ns.kube.core.readNamespacedPodLog({ name: pod, namespace: ns.name, container, timestamps: true });
+/** The probe requests in the log of `container` (its running instance, or the killed one), with the node's timestamps. */
+export async function probeRequestsOf(
+  ns: TestNamespace,
+  pod: string,
+  container: string,
+  options: { previous?: boolean } = {},
+): Promise<ProbeRequest[]> {
+  const log = await ns.kube.core.readNamespacedPodLog({
+    name: pod,
+    namespace: ns.name,
+    container,
+    timestamps: true,
+    previous: options.previous,
+  });
   return probeRequests(typeof log === "string" ? log : String(log));
 }
 
