@@ -19,7 +19,7 @@
  *   window) fails after a few seconds and names both ready addresses.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -35,6 +35,8 @@ import {
   restartsOf,
 } from "../../helpers/observe/probe-evidence.ts";
 import { httpAnswers, httpGet, shell, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const SABOTAGE = probesSabotage();
 const READY_FILE = "/usr/share/nginx/html/ready";

@@ -28,7 +28,7 @@
  *   bounds were seen failing by setting START_S to 0 in the bound only ("started 5.3 s after ..., bound 2.0 s").
  */
 
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -51,6 +51,8 @@ import {
   startEvidence,
 } from "../../helpers/observe/probe-evidence.ts";
 import { httpAnswers, shell, startHttpClient } from "../../helpers/traffic/exec.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const SABOTAGE = probesSabotage();
 const LIVENESS_KILLING = LIVENESS_RESTART_EVENTS.filter((e) => e.reason === "Killing");

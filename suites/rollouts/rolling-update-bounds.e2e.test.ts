@@ -25,7 +25,7 @@
  */
 
 import { parseBoolean } from "../../helpers/framework/config.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, log, step } from "../../helpers/framework/report.ts";
 import { POD_OVERSHOOT, T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
@@ -39,6 +39,8 @@ import {
 } from "../../helpers/observe/rollout.ts";
 import { extremes, showOvershoot } from "../../helpers/observe/timeline.ts";
 import { attachRolloutPicture } from "../../helpers/traffic/rollout-picture.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const REPLICAS = 3;
 const STRATEGIES = [

@@ -16,7 +16,7 @@
  */
 
 import { config } from "../../helpers/framework/config.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
@@ -25,6 +25,8 @@ import { deploymentAvailable, podReady } from "../../helpers/observe/conditions.
 import { readyEndpoints } from "../../helpers/observe/endpointslices.ts";
 import { startHttpClient } from "../../helpers/traffic/exec.ts";
 import { reachService } from "../../helpers/traffic/service-routes.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const WELCOME = "Welcome to nginx!";
 
