@@ -19,6 +19,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { $, chalk } from "zx";
 import { DEFAULT_IMAGES } from "../helpers/framework/images.ts";
+import { type CephContext, cephDown, cephStatus, cephUp, cephVerify } from "./ceph/ceph.ts";
 
 const TESTBED = dirname(fileURLToPath(import.meta.url));
 // KOC_TESTBED_NAME: a second test bed beside the default one (e.g. to try test bed changes while suites run)
@@ -43,6 +44,14 @@ const HOST_SYSCTLS = [
 const INOTIFY = { "fs.inotify.max_user_watches": 524288, "fs.inotify.max_user_instances": 512 };
 
 $.verbose = false;
+const ceph = (images: Mode = "local"): CephContext => ({
+  cluster: CLUSTER,
+  cache: CACHE,
+  network: NETWORK,
+  images,
+  kubectl,
+  log,
+});
 $.quiet = true;
 
 type Versions = Record<string, string>;
@@ -333,6 +342,7 @@ async function up(mode: Mode): Promise<void> {
   else if (!(await dockerUp())) throw new Error("no Docker engine answers: start Docker, or use --images=local");
   const kind = await kindBinary(v);
   if (await reuseExisting(mode, v)) {
+    await cephUp(ceph(mode));
     log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
     return;
   }
@@ -363,11 +373,13 @@ async function up(mode: Mode): Promise<void> {
   await phase("nodes Ready, CoreDNS and storage available", () => waitHealthy());
   await writeSysctls(saved); // kubelet rewrote them on start
   await publishTestbedInfo(mode, workloads);
+  await cephUp(ceph(mode));
   log(`${chalk.green("ready")}: context ${CONTEXT} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
 }
 
 async function down(): Promise<void> {
   const v = readVersions();
+  await cephDown(ceph());
   const nodes = await clusterNodes();
   if (nodes.length > 0) {
     const kind = await kindBinary(v);
@@ -399,7 +411,8 @@ async function status(): Promise<number> {
   console.log(ps.stdout.trim());
   const k = await $`${await kubectlPath()} --context ${CONTEXT} get nodes -o wide`.nothrow();
   console.log(k.exitCode === 0 ? k.stdout.trim() : `API server not answering: ${k.stderr.trim()}`);
-  return k.exitCode === 0 ? 0 : 1;
+  const cephOk = await cephStatus(ceph());
+  return k.exitCode === 0 && cephOk ? 0 : 1;
 }
 
 const VERIFY_NS = "koc-testbed-verify";
@@ -567,6 +580,7 @@ async function verify(): Promise<void> {
         );
       });
     });
+    await phase("CephFS ReadWriteMany claim written and read on two nodes", () => cephVerify(ceph(), images));
   } finally {
     await kubectl("delete", "namespace", VERIFY_NS, "--wait=true", "--timeout=120s").catch(() => undefined);
   }
