@@ -6,7 +6,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${1:?usage: image.sh CACHE_DIR}
-PKGS=ceph-mon,ceph-mgr,ceph-osd,ceph-mds,ceph-common,catatonit,procps
+# python3-cffi-backend: debootstrap does not resolve the virtual package python3-cryptography needs
+PKGS=ceph-mon,ceph-mgr,ceph-osd,ceph-mds,ceph-common,python3-cffi-backend,catatonit,procps
 key=$({ echo "$PKGS"; cat "$HERE/koc-ceph.sh" "$HERE/ceph.conf.in"; } | sha256sum | cut -c1-12)
 TAG=koc.local/ceph:$key
 if docker image inspect "$TAG" >/dev/null 2>&1; then echo "$TAG"; exit 0; fi

@@ -24,7 +24,8 @@ asok() { timeout 10 /usr/bin/ceph -c "$CONF" daemon "$1" "${@:2}"; }
 fail() { echo "$1: $2; read $LOG/ceph-$1.log" >&2; exit 1; }
 
 pid_of() { cat "$D/run/ceph-$1.pid" 2>/dev/null || true; }
-running() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+# a pid file outlives its daemon (and, in a new container, may name another process): check the name too
+running() { local p; p=$(pid_of "$1"); [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "ceph-${1%%.*}" ]; }
 
 # wait_for DAEMON SECONDS WHAT COMMAND...: poll COMMAND until it succeeds (1 s infrastructure poll)
 wait_for() {
@@ -37,10 +38,13 @@ wait_for() {
   done
 }
 
-mon_in_quorum() { asok mon.a mon_status | grep -Eq '"state": "(leader|peon)"'; }
-mgr_active() { ceph mgr stat | grep -q '"available": true' && ceph mgr stat | grep -q '"active_name": "x"'; }
-osd_active() { asok osd.0 status | grep -q '"state": "active"' && ceph osd dump | grep -Eq '^osd\.0 up +in'; }
-mds_active() { asok mds.a status | grep -q '"state": "up:active"'; }
+mon_in_quorum() { asok mon.a mon_status | grep -Eq '"state": *"(leader|peon)"'; }
+mgr_active() {
+  local s; s=$(ceph mgr stat | tr -d ' \n')
+  [[ $s == *'"available":true'* && $s == *'"active_name":"x"'* ]]
+}
+osd_active() { asok osd.0 status | grep -Eq '"state": *"active"' && ceph osd dump | grep -Eq '^osd\.0 up +in'; }
+mds_active() { asok mds.a status | grep -Eq '"state": *"up:active"'; }
 
 write_conf() { # write_conf FSID IP SUBNET PORT
   local fsid=$1 ip=$2 subnet=$3 port=$4
@@ -107,6 +111,7 @@ up() {
     find "$D" -mindepth 1 -delete # a half-made cluster from an interrupted bootstrap
     bootstrap "$ip" "$subnet" "$port"
   fi
+  write_conf "$(cat "$D/bootstrapped")" "$ip" "$subnet" "$port" # the current template
   # the order matters: everything else needs the monitor, the MDS needs the OSD
   running mon.a || start mon.a
   wait_for mon.a 60 "in quorum" mon_in_quorum
