@@ -134,6 +134,9 @@ async function mountOnNodes(ctx: CephContext): Promise<void> {
   const nodes = await nodesOf(ctx.cluster);
   if (nodes.length === 0) throw new Error(`cephfs: no nodes of ${ctx.cluster} run`);
   for (const node of nodes) {
+    if ((await $`docker exec ${node} systemctl cat koc-cephfs`.nothrow()).exitCode !== 0) {
+      throw new Error(`node ${node} has no koc-cephfs.service (an older node image): npm run cluster:down, then up`);
+    }
     await $({
       input: conf,
     })`docker exec -i ${node} sh -c ${"mkdir -p /etc/ceph && cat >/etc/ceph/koc-cephfs.conf.new"}`;
