@@ -15,6 +15,9 @@ export const PROVISIONER_NAME = "testbed.k8s-ops-conformance/cephfs";
 export const STATE_CONFIGMAP = "k8s-ops-conformance-cephfs";
 const MOUNT = "/var/lib/koc-cephfs";
 const DATA_IN_CONTAINER = "/var/lib/koc-ceph";
+// a file operation on CephFS blocks while the MDS or the OSD is down, and a process blocked on it cannot
+// even be killed inside the node: the docker exec client is what is given up on after this long
+const FS_TIMEOUT = "30s";
 
 export interface CephContext {
   /** the test bed's name (KOC_TESTBED_NAME): names the container, the data directory and the ports */
@@ -154,7 +157,9 @@ async function mountOnNodes(ctx: CephContext): Promise<void> {
   for (const node of nodes) {
     await pollUntil(60_000, async () => {
       const r =
-        await $`docker exec ${node} timeout 10 awk -v m=${MOUNT} ${'$2 == m && $3 == "fuse.ceph-fuse" {f=1} END {exit !f}'} /proc/self/mounts`.nothrow();
+        await $`docker exec ${node} awk -v m=${MOUNT} ${'$2 == m && $3 == "fuse.ceph-fuse" {f=1} END {exit !f}'} /proc/self/mounts`
+          .timeout("15s")
+          .nothrow();
       return r.exitCode === 0 ? true : `CephFS not mounted at ${MOUNT}`;
     }).catch((e: Error) => {
       throw new Error(`${e.message}; ${mountHint(node)}`);
@@ -164,11 +169,13 @@ async function mountOnNodes(ctx: CephContext): Promise<void> {
   const token = randomBytes(8).toString("hex");
   const check = `${MOUNT}/.testbed-check`;
   const [first = ""] = nodes;
-  await $`docker exec ${first} timeout 20 sh -c ${`mkdir -p ${MOUNT}/volumes && echo ${token} >${check}`}`.catch(() => {
-    throw new Error(`cannot write to CephFS at ${MOUNT}; ${mountHint(first)}`);
-  });
+  await $`docker exec ${first} sh -c ${`mkdir -p ${MOUNT}/volumes && echo ${token} >${check}`}`
+    .timeout(FS_TIMEOUT)
+    .catch(() => {
+      throw new Error(`cannot write to CephFS at ${MOUNT}; ${mountHint(first)}`);
+    });
   for (const node of nodes) {
-    const seen = await $`docker exec ${node} timeout 20 cat ${check}`.nothrow();
+    const seen = await $`docker exec ${node} cat ${check}`.timeout(FS_TIMEOUT).nothrow();
     if (seen.stdout.trim() !== token) {
       throw new Error(
         `node ${node} does not see what ${first} wrote to CephFS (saw "${seen.stdout.trim()}"); ${mountHint(node)}`,
@@ -338,7 +345,7 @@ spec:
         "-o",
         `jsonpath={.items[?(@.spec.claimRef.namespace=="${ns}")].spec.hostPath.path}`,
       );
-      const seen = await $`docker exec ${thirdNode} timeout 20 cat ${`${path}/token`}`.nothrow();
+      const seen = await $`docker exec ${thirdNode} cat ${`${path}/token`}`.timeout(FS_TIMEOUT).nothrow();
       if (seen.stdout !== `${token}\nread-back\n`)
         throw new Error(`cephfs: ${thirdNode} sees "${seen.stdout.trim()}" in ${path}/token, not what the pods wrote`);
     }
