@@ -37,6 +37,7 @@ ln -sf /lib/systemd/system/containerd.service "$R/etc/systemd/system/multi-user.
 ln -sf /etc/systemd/system/kubelet.service "$R/etc/systemd/system/multi-user.target.wants/kubelet.service"
 # the test bed's CephFS mount (it waits for the configuration cluster:up writes)
 ln -sf /etc/systemd/system/koc-cephfs.service "$R/etc/systemd/system/multi-user.target.wants/koc-cephfs.service"
+ln -sf /etc/systemd/system/koc-dns.service "$R/etc/systemd/system/multi-user.target.wants/koc-dns.service"
 mkdir -p "$R/opt/cni" "$R/etc/cni/net.d" "$R/etc/kubernetes/manifests" "$R/var/lib/kubelet"
 ln -sfn /usr/lib/cni "$R/opt/cni/bin"
 : >"$R/etc/machine-id"; rm -f "$R/var/lib/dbus/machine-id"

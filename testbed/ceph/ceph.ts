@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { $, chalk } from "zx";
+import { CACHE, CLUSTER, kubectl, log, type Mode, NETWORK } from "../common.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const STORAGE_CLASS = "cephfs";
@@ -25,9 +26,14 @@ export interface CephContext {
   cache: string;
   /** the docker network of the nodes; Ceph binds to its host address only */
   network: string;
-  images: "local" | "stock";
+  images: Mode;
   kubectl: (...args: string[]) => Promise<string>;
   log: (msg: string) => void;
+}
+
+/** This test bed's context (KOC_TESTBED_NAME, KOC_CACHE_DIR, its kubectl context). */
+export function testbedCeph(images: Mode = "local"): CephContext {
+  return { cluster: CLUSTER, cache: CACHE, network: NETWORK, images, kubectl, log };
 }
 
 /** Where one test bed's Ceph lives; different test bed names get different containers, data and ports. */
@@ -83,7 +89,7 @@ async function publishState(ctx: CephContext, state: "ready" | "failed" | "skipp
 }
 
 /** Start (or repair) Ceph, mount it on every node, install StorageClass `cephfs`. Never throws. */
-export async function cephUp(ctx: CephContext): Promise<void> {
+export async function cephUp(images: Mode, ctx: CephContext = testbedCeph(images)): Promise<void> {
   const t0 = Date.now();
   if (ctx.images !== "local") {
     const why = "CephFS needs the local node image (ceph-fuse): not set up with stock images";
@@ -222,7 +228,7 @@ async function pollUntil(timeoutMs: number, check: () => Promise<string | true>)
 }
 
 /** Remove the Ceph container and all its data (the nodes' mounts go with the nodes). */
-export async function cephDown(ctx: Pick<CephContext, "cluster" | "cache" | "log">): Promise<void> {
+export async function cephDown(ctx: Pick<CephContext, "cluster" | "cache" | "log"> = testbedCeph()): Promise<void> {
   const { container, data } = cephLayout(ctx.cluster, ctx.cache);
   const had = await $`docker rm -f -v ${container}`.nothrow();
   await $`rm -rf ${data}`;
@@ -230,7 +236,7 @@ export async function cephDown(ctx: Pick<CephContext, "cluster" | "cache" | "log
 }
 
 /** Ceph's health by each daemon's own state, then `ceph -s`. Returns false when not healthy. */
-export async function cephStatus(ctx: Pick<CephContext, "cluster" | "cache">): Promise<boolean> {
+export async function cephStatus(ctx: Pick<CephContext, "cluster" | "cache"> = testbedCeph()): Promise<boolean> {
   const { container, data } = cephLayout(ctx.cluster, ctx.cache);
   const up = await $`docker inspect -f {{.State.Running}} ${container}`.nothrow();
   if (up.stdout.trim() !== "true") {
@@ -252,8 +258,8 @@ export async function cephStatus(ctx: Pick<CephContext, "cluster" | "cache">): P
  * next `cluster:up` mounts it again.
  */
 export async function cephVerify(
-  ctx: Pick<CephContext, "cluster" | "cache" | "kubectl" | "log">,
   images: Record<string, string>,
+  ctx: Pick<CephContext, "cluster" | "cache" | "kubectl" | "log"> = testbedCeph(),
 ): Promise<void> {
   const busybox = images.busybox;
   if (!busybox) throw new Error("cephfs: no busybox image in the test bed's image list");
