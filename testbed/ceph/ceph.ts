@@ -358,6 +358,12 @@ spec:
     ctx.log(
       `cephfs: ReadWriteMany claim bound, written on ${writerNode}, read on ${readerNode}${thirdNode ? `, seen on ${thirdNode}` : ""}`,
     );
+  } catch (e) {
+    // the daemons' own state says whether Ceph is the cause (a dead MDS or OSD blocks every volume)
+    const { container, data } = cephLayout(ctx.cluster, ctx.cache);
+    const health =
+      await $`docker exec -e KOC_CEPH_LOG_HINT=${join(data, "log")} ${container} koc-ceph health`.nothrow();
+    throw new Error(`${(e as Error).message}; Ceph: ${(health.stdout + health.stderr).trim()}`);
   } finally {
     await ctx.kubectl("delete", "namespace", ns, "--wait=true", "--timeout=120s").catch(() => undefined);
   }

@@ -113,14 +113,15 @@ up() {
   fi
   write_conf "$(cat "$D/bootstrapped")" "$ip" "$subnet" "$port" # the current template
   # the order matters: everything else needs the monitor, the MDS needs the OSD
+  # generous deadlines: on a busy 2-core machine the manager's Python modules alone can take minutes
   running mon.a || start mon.a
-  wait_for mon.a 60 "in quorum" mon_in_quorum
+  wait_for mon.a 120 "in quorum" mon_in_quorum
   running mgr.x || start mgr.x
   running osd.0 || start osd.0
-  wait_for osd.0 120 "active and up" osd_active
+  wait_for osd.0 300 "active and up" osd_active
   running mds.a || start mds.a
-  wait_for mds.a 120 "up:active" mds_active
-  wait_for mgr.x 120 "the active manager" mgr_active
+  wait_for mds.a 300 "up:active" mds_active
+  wait_for mgr.x 300 "the active manager" mgr_active
   health
 }
 
