@@ -21,7 +21,7 @@ import { type Check, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { hostDirRemovedAfterTest } from "../../helpers/manifests/host-path.ts";
 import { cordon, uncordon } from "../../helpers/manifests/nodes.ts";
-import { requireNodes } from "../../helpers/manifests/prereq.ts";
+import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
 import { deploymentAvailable, isPodReady, showPod } from "../../helpers/observe/conditions.ts";
 import { newMarker, showView, startPodOn, storageSabotage, viewFile, writeFile } from "./node-data.ts";
 
@@ -45,7 +45,7 @@ describe("Storage: hostPath left behind by a drain", () => {
     skip,
   }) => {
     await capability("Storage", "hostPath is node-local");
-    const nodes = await requireNodes({ kube, skip }, 2);
+    const nodes = await requireSchedulableNodes({ kube, skip }, 2);
     const dir = hostDirRemovedAfterTest(ns, nodes);
     const marker = newMarker(ns);
 

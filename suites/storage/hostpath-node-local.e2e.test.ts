@@ -15,7 +15,7 @@
 import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { hostDirRemovedAfterTest } from "../../helpers/manifests/host-path.ts";
-import { requireNodes } from "../../helpers/manifests/prereq.ts";
+import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
 import { deletePod, newMarker, showView, startPodOn, storageSabotage, viewFile, writeFile } from "./node-data.ts";
 
 const POD = "storage/hostpath/pod.yaml";
@@ -28,7 +28,7 @@ describe.concurrent("Storage: hostPath is node-local", () => {
     skip,
   }) => {
     await capability("Storage", "hostPath is node-local");
-    const [nodeA = "", nodeB = ""] = await requireNodes({ kube, skip }, 2);
+    const [nodeA = "", nodeB = ""] = await requireSchedulableNodes({ kube, skip }, 2);
     const elsewhere = SABOTAGE ? nodeA : nodeB;
     const dir = hostDirRemovedAfterTest(ns, [nodeA, nodeB]);
     const file = "/data/marker";

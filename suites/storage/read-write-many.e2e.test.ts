@@ -22,7 +22,7 @@ import { T } from "../../helpers/framework/timeouts.ts";
 import { type Check, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { hostDirRemovedAfterTest } from "../../helpers/manifests/host-path.ts";
-import { requireNodes } from "../../helpers/manifests/prereq.ts";
+import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
 import { requireRwxClass } from "../../helpers/manifests/storage-classes.ts";
 import { claimPhase } from "../../helpers/observe/volumes.ts";
 import {
@@ -84,7 +84,7 @@ function everyoneSeesEveryone(ns: TestNamespace, readers: readonly Sharer[], wri
 describe.concurrent("Storage: ReadWriteMany across nodes", () => {
   test("should share one ReadWriteMany volume between pods on different nodes", async ({ ns, kube, skip }) => {
     await capability("Storage", "ReadWriteMany across nodes");
-    const nodes = (await requireNodes({ kube, skip }, 2)).slice(0, 3);
+    const nodes = (await requireSchedulableNodes({ kube, skip }, 2)).slice(0, 3);
     const storageClass = await step("arrange: the StorageClass", () => storageClassFor(ns, nodes, skip));
     log(`StorageClass ${storageClass.name}: ${storageClass.why}`);
 

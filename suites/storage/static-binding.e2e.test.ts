@@ -24,7 +24,7 @@ import { T } from "../../helpers/framework/timeouts.ts";
 import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { hostDirRemovedAfterTest } from "../../helpers/manifests/host-path.ts";
-import { requireNodes } from "../../helpers/manifests/prereq.ts";
+import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
 import { claimEvent, claimPhase, volumePhase } from "../../helpers/observe/volumes.ts";
 import {
   deletePodThenClaim,
@@ -53,7 +53,7 @@ interface VolumeWanted {
  */
 async function arrangeVolume(ns: TestNamespace, skip: (note?: string) => never, wanted: VolumeWanted) {
   await capability("Storage", "PersistentVolume binding");
-  const [node = ""] = await requireNodes({ kube: ns.kube, skip }, 1);
+  const [node = ""] = await requireSchedulableNodes({ kube: ns.kube, skip }, 1);
   const dir = hostDirRemovedAfterTest(ns, [node]);
   const labels = (await ns.kube.core.readNode({ name: node })).metadata?.labels ?? {};
   const hostname = labels["kubernetes.io/hostname"] ?? node;
