@@ -19,6 +19,8 @@ export async function attach(name: string, content: string, contentType = "text/
     "application/yaml": "yaml",
     "application/json": "json",
     "image/svg+xml": "svg",
+    "text/html": "html",
+    "text/markdown": "md",
   };
   const fileExtension = extensions[contentType] ?? "txt";
   await allure.attachment(redactor.scrub(name), redactor.scrub(content), { contentType, fileExtension });

@@ -31,6 +31,16 @@ export const BASE_TIMEOUTS = {
    * TTL when the kubelet does not use watches. Upstream allows 240 s + TTL (GetPodSecretUpdateTimeout).
    */
   configPropagation: 150_000,
+  /**
+   * A busy container's cgroup shows enough cpu enforcement periods to judge throttling (50 periods of 100 ms
+   * are 5 s; the rest is slack for a busy node).
+   */
+  cpuThrottleEvidence: 60_000,
+  /**
+   * Node memory pressure: the kubelet notices it (housekeeping every 10 s), evicts one pod per pass and waits
+   * for it to be gone before the next; and MemoryPressure clears after evictionPressureTransitionPeriod.
+   */
+  memoryPressure: 180_000,
   /** Default window for holdsFor ("must not happen") checks. */
   holdWindow: 15_000,
   /** An object deleted and gone. */

@@ -6,6 +6,7 @@
  * 1000 - 1000 × memoryRequest / nodeMemoryCapacity, kept within [3, 999] so it never ties either.
  */
 import type { V1Pod } from "@kubernetes/client-node";
+import { parseBoolean } from "../framework/config.ts";
 
 export type QosClass = "Guaranteed" | "Burstable" | "BestEffort";
 
@@ -67,4 +68,12 @@ export function resourcesOf(pod: V1Pod, container: string): string {
   const r = pod.spec?.containers.find((c) => c.name === container)?.resources;
   const pair = (name: string) => `${name} ${r?.requests?.[name] ?? "-"}/${r?.limits?.[name] ?? "-"}`;
   return `${pair("cpu")}, ${pair("memory")}`;
+}
+
+/**
+ * KOC_RESOURCES_SABOTAGE=1: every non-disruptive resources scenario is set up to fail (each file's header
+ * says how), so each one is seen failing with its report.
+ */
+export function resourcesSabotage(env: NodeJS.ProcessEnv = process.env): boolean {
+  return parseBoolean("KOC_RESOURCES_SABOTAGE", env.KOC_RESOURCES_SABOTAGE);
 }
