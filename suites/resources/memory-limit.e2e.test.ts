@@ -3,7 +3,7 @@
  * Description: A container that allocates past its 32Mi memory limit (dd with a 64M buffer) MUST be killed
  *   by the kernel inside its own cgroup: exit code 137 (SIGKILL). Its reason MUST be OOMKilled where the
  *   runtime reports one; containerd and CRI-O sometimes report none or "Error" for the same kill (upstream
- *   therefore checks the reason only when present), so another reason is reported, not failed. With
+ *   therefore checks the reason only when present): "Error" or none is reported, any other reason fails. With
  *   restartPolicy Always the kubelet MUST restart it: restartCount >= 1 and lastState.terminated showing
  *   exit 137 are visible in the pod status. A neighbour pod on the same node MUST keep running with
  *   restartCount 0 and the same container start time throughout.
