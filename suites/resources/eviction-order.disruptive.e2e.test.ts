@@ -52,6 +52,20 @@ function memoryPressure(node: V1Node): string {
   return node.status?.conditions?.find((c) => c.type === "MemoryPressure")?.status ?? "unknown";
 }
 
+/** Waits until the node reports MemoryPressure False (the kubelet clears it a transition period after relief). */
+function noMemoryPressure(ns: TestNamespace, node: string): Promise<V1Node> {
+  return waitFor(
+    `node ${node} reports MemoryPressure False`,
+    {
+      observe: () => ns.kube.core.readNode({ name: node }),
+      ok: (n) => memoryPressure(n) === "False",
+      show: memoryPressure,
+    },
+    T.memoryPressure,
+    { interval: 1000, signal: ns.signal },
+  );
+}
+
 /** The labelled node, Ready; skips the test when there is none. */
 async function pressureNode(ctx: SkipContext): Promise<string> {
   const nodes = (await ctx.kube.core.listNode({ labelSelector: NODE_LABEL })).items.filter(isReady);
@@ -114,18 +128,7 @@ describe("Node memory pressure", () => {
     await capability("Resources", "Eviction under node memory pressure");
     const node = await pressureNode({ kube, skip });
 
-    await step(`arrange: node ${node} has no MemoryPressure`, () =>
-      waitFor(
-        `node ${node} reports MemoryPressure False`,
-        {
-          observe: () => kube.core.readNode({ name: node }),
-          ok: (n) => memoryPressure(n) === "False",
-          show: memoryPressure,
-        },
-        T.memoryPressure,
-        { interval: 1000, signal: ns.signal },
-      ),
-    );
+    await step(`arrange: node ${node} has no MemoryPressure`, () => noMemoryPressure(ns, node));
 
     const plan = await step(`arrange: size the allocations from node ${node}'s own figures`, async () => {
       const facts = await nodeFacts(kube, node);
@@ -221,16 +224,7 @@ describe("Node memory pressure", () => {
     );
 
     await step(`assert: node ${node} leaves MemoryPressure once the pressure is gone`, () =>
-      waitFor(
-        `node ${node} reports MemoryPressure False`,
-        {
-          observe: () => kube.core.readNode({ name: node }),
-          ok: (n) => memoryPressure(n) === "False",
-          show: memoryPressure,
-        },
-        T.memoryPressure,
-        { interval: 1000, signal: ns.signal },
-      ),
+      noMemoryPressure(ns, node),
     );
   });
 });
