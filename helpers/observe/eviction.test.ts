@@ -18,6 +18,7 @@ test("parseConfigz reads the memory settings", () => {
     systemReserved: "21545Mi",
     kubeReserved: undefined,
   });
+  expect(parseConfigz(JSON.parse(text))).toEqual(parseConfigz(text)); // client-node may hand it over parsed
   expect(() => parseConfigz("{}")).toThrow(/no kubeletconfig/);
 });
 

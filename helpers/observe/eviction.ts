@@ -22,10 +22,15 @@ export interface KubeletMemorySettings {
   kubeReserved: string | undefined;
 }
 
-/** Parses the JSON the kubelet serves at /configz (`{"kubeletconfig": {...}}`). */
-export function parseConfigz(text: string): KubeletMemorySettings {
-  const config = (JSON.parse(text) as { kubeletconfig?: Record<string, unknown> }).kubeletconfig;
-  if (config === undefined) throw new Error(`configz has no kubeletconfig: ${text.slice(0, 200)}`);
+/** A node proxy answer: client-node hands JSON over as text or, when it was served as JSON, already parsed. */
+function json(answer: unknown): unknown {
+  return typeof answer === "string" ? JSON.parse(answer) : answer;
+}
+
+/** Parses what the kubelet serves at /configz (`{"kubeletconfig": {...}}`). */
+export function parseConfigz(answer: unknown): KubeletMemorySettings {
+  const config = (json(answer) as { kubeletconfig?: Record<string, unknown> }).kubeletconfig;
+  if (config === undefined) throw new Error(`configz has no kubeletconfig: ${JSON.stringify(answer).slice(0, 200)}`);
   const map = (key: string) => (config[key] ?? {}) as Record<string, string>;
   return {
     memoryAvailable: map("evictionHard")["memory.available"],
@@ -42,8 +47,8 @@ export function thresholdBytes(memoryAvailable: string, capacityBytes: number): 
 }
 
 /** workingSetBytes of the `pods` system container in a /stats/summary answer (all pods on the node together). */
-export function podsWorkingSet(summaryText: string): number {
-  const summary = JSON.parse(summaryText) as {
+export function podsWorkingSet(summaryAnswer: unknown): number {
+  const summary = json(summaryAnswer) as {
     node?: { systemContainers?: Array<{ name: string; memory?: { workingSetBytes?: number } }> };
   };
   const pods = summary.node?.systemContainers?.find((c) => c.name === "pods");
