@@ -182,15 +182,15 @@ function kindConfig(): string {
   // failCgroupV1: false is a no-op on 1.34 (its default) and keeps cgroup v1 hosts working on 1.35+.
   //
   // The second worker is the memory-pressure node (label k8s-ops-conformance/memory-pressure=true) for the
-  // eviction scenario: its kubelet reserves all but 2.5 GiB of the host's memory (systemReserved), caps its
-  // pods' cgroup there (enforceNodeAllocatable: pods), and evicts once less than 1 GiB of that is left
+  // eviction scenario: its kubelet reserves all but 3 GiB of the host's memory (systemReserved), caps its
+  // pods' cgroup there (enforceNodeAllocatable: pods), and evicts once less than 1.5 GiB of that is left
   // (evictionHard memory.available, which the kubelet also applies to allocatable). So pods see 1.5 GiB
-  // allocatable, a few hundred MiB of allocation put the node under pressure, and however much its pods
-  // try to allocate, they can never take more than 2.5 GiB of this machine. kind's own evictionHard
+  // allocatable, 1.5 GiB of allocation puts the node under pressure well before the kernel's cap, and
+  // however much its pods try to allocate, they can never take more than 3 GiB of this machine. kind's own evictionHard
   // disk values (0%) are repeated because the flag replaces the whole map. Worker kubelets take their
   // configuration from the cluster, so the settings are flags (kubeletExtraArgs) on that node only.
-  const podsCapMi = 2560;
-  const thresholdMi = 1024;
+  const podsCapMi = 3072;
+  const thresholdMi = 1536;
   let hostMi = 0;
   try {
     const kib = /^MemTotal:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];

@@ -1,5 +1,13 @@
 import { describe, expect, test } from "vitest";
-import { type EvictionPlan, parseConfigz, planEviction, podsWorkingSet, thresholdBytes } from "./eviction.ts";
+import {
+  type EvictionPlan,
+  OVERHEAD_MI,
+  parseConfigz,
+  planEviction,
+  podsWorkingSet,
+  podWorkingSets,
+  thresholdBytes,
+} from "./eviction.ts";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -35,31 +43,46 @@ test("podsWorkingSet reads the pods system container, and refuses a summary with
   expect(() => podsWorkingSet(JSON.stringify({ node: { systemContainers: [] } }))).toThrow(/pods system container/);
 });
 
+test("podWorkingSets: the namespace's pods by name", () => {
+  const summary = {
+    pods: [
+      { podRef: { name: "a", namespace: "ns" }, memory: { workingSetBytes: 5 } },
+      { podRef: { name: "b", namespace: "other" }, memory: { workingSetBytes: 6 } },
+      { podRef: { name: "c", namespace: "ns" } },
+    ],
+  };
+  expect([...podWorkingSets(summary, "ns")]).toEqual([["a", 5]]);
+});
+
 describe("planEviction", () => {
   const facts = {
     allocatableBytes: 1536 * MiB,
-    thresholdBytes: 1024 * MiB,
+    thresholdBytes: 1536 * MiB,
     podsWorkingSetBytes: 136 * MiB,
     enforceNodeAllocatable: ["pods"],
     requestedBytes: 200 * MiB,
   };
 
-  test("orders the pressure: no pressure before Burstable writes, BestEffort ranked first, Guaranteed alone below", () => {
+  test("BestEffort first and Burstable next, whether the kubelet's Burstable stats are fresh or stale", () => {
     const plan = planEviction(facts) as EvictionPlan;
-    expect(plan.headroomMi).toBe(1400);
+    const H = plan.headroomMi;
+    expect(H).toBe(1400);
     const { guaranteed: g, burstable: b, besteffort: e } = plan;
-    expect(g.fillMi + e.fillMi).toBeLessThan(plan.headroomMi);
-    expect(g.fillMi + e.fillMi + b.fillMi).toBeGreaterThan(plan.headroomMi);
-    expect(e.fillMi).toBeGreaterThan(b.fillMi - (b.requestMi ?? 0)); // BestEffort exceeds its request by more
-    expect(g.fillMi + b.fillMi).toBeGreaterThan(plan.headroomMi); // still pressure after BestEffort goes
-    expect(g.fillMi).toBeLessThan(plan.headroomMi);
-    expect(g.fillMi).toBeLessThan(g.requestMi ?? 0); // Guaranteed never exceeds its request
-    expect(b.fillMi).toBeLessThan(b.limitMi ?? 0);
-    expect(g.fillMi + e.fillMi + b.fillMi).toBeLessThan(plan.headroomMi + 1024); // below the kernel's cap
+    const over = (usage: number, p: typeof g) => usage - (p.requestMi ?? 0);
+    expect(g.fillMi + e.fillMi + b.fillMi).toBeLessThan(H); // no pressure before the last write
+    expect(g.fillMi + e.fillMi + b.fillMi + b.thenMi).toBeGreaterThan(H);
+    expect(over(e.fillMi, e)).toBeGreaterThan(over(b.fillMi + b.thenMi, b)); // fresh: both over, BestEffort more
+    expect(over(b.fillMi, b)).toBeLessThanOrEqual(0); // stale: Burstable not over its request
+    expect(g.fillMi + b.fillMi + b.thenMi).toBeGreaterThan(H); // still past it without BestEffort
+    expect(over(b.fillMi, b)).toBeGreaterThan(over(g.fillMi, g)); // stale Burstable still ranks before Guaranteed
+    expect(g.fillMi).toBeLessThan(H);
+    expect(over(g.fillMi + OVERHEAD_MI, g)).toBeLessThan(0); // Guaranteed never over its request
+    expect(b.fillMi + b.thenMi).toBeLessThan(b.limitMi ?? 0);
+    expect(g.fillMi + e.fillMi + b.fillMi + b.thenMi).toBeLessThan(H + 1536 - OVERHEAD_MI); // below the kernel's cap
   });
 
   test("refuses nodes where the kernel could kill first, or nothing caps the pods", () => {
-    expect(planEviction({ ...facts, thresholdBytes: 100 * MiB })).toMatchObject({ reason: /too close/ });
+    expect(planEviction({ ...facts, thresholdBytes: 1024 * MiB })).toMatchObject({ reason: /too close/ });
     expect(planEviction({ ...facts, enforceNodeAllocatable: [] })).toMatchObject({ reason: /does not enforce/ });
     expect(planEviction({ ...facts, allocatableBytes: 24 * GiB })).toMatchObject({ reason: /at most/ });
     expect(planEviction({ ...facts, podsWorkingSetBytes: 1500 * MiB })).toMatchObject({ reason: /needs 256Mi/ });

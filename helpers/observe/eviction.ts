@@ -70,7 +70,9 @@ export interface NodeMemoryFacts {
 export interface PlannedPod {
   requestMi: number | null;
   limitMi: number | null;
+  /** What it writes before the pressure; the Burstable pod writes `thenMi` more to cross the threshold. */
   fillMi: number;
+  thenMi: number;
 }
 
 export interface EvictionPlan {
@@ -82,17 +84,19 @@ export interface EvictionPlan {
 }
 
 /** Room for busybox and the page tables above what a container writes into its memory volume. */
-const OVERHEAD_MI = 64;
+export const OVERHEAD_MI = 64;
 /** Never plan to write more than this, whatever the node says (the pods' cgroup cap guards the rest). */
 export const MAX_TOTAL_FILL_MI = 4096;
 
 /**
- * Sizes the three pods from the headroom H, in this order of writing:
- *   Guaranteed 0.25 H (within its request), BestEffort 0.45 H: together 0.7 H, no pressure yet;
- *   Burstable 0.85 H with a 0.55 H request: now 1.55 H, past the threshold.
- * The kubelet should evict BestEffort first (its usage over request, 0.45 H, beats Burstable's 0.3 H);
- * Guaranteed + Burstable is still 1.1 H, so Burstable next; Guaranteed alone (0.25 H) is then below.
- * The writes stay below the kernel's cap (H + threshold) only if threshold > 0.55 H: a reason is returned
+ * Sizes the three pods from the headroom H. First, below the threshold (0.9 H together): Guaranteed writes
+ * 0.1 H (request 0.45 H), BestEffort 0.6 H, Burstable 0.2 H (request 0.5 H); the test waits until the
+ * kubelet's stats show them. Then Burstable writes 0.8 H more: 1.7 H, past the threshold.
+ * The kubelet ranks pods over their request first, then by usage minus request. BestEffort (+0.6 H) goes
+ * first whether the kubelet's stats for Burstable are fresh (+0.5 H) or still from before its last write
+ * (-0.3 H, not over). Guaranteed + Burstable (1.1 H) is still past it: Burstable goes next, fresh or
+ * stale (-0.3 H beats Guaranteed's -0.35 H). Guaranteed alone (0.1 H) is then below.
+ * The writes stay below the kernel's cap (H + threshold) only if threshold > 0.7 H: a reason is returned
  * instead of a plan when the node is not configured so that eviction comes first.
  */
 export function planEviction(facts: NodeMemoryFacts): EvictionPlan | { reason: string } {
@@ -106,12 +110,12 @@ export function planEviction(facts: NodeMemoryFacts): EvictionPlan | { reason: s
   const part = (share: number) => Math.floor(headroomMi * share);
   const plan: EvictionPlan = {
     headroomMi,
-    guaranteed: { requestMi: part(0.25) + OVERHEAD_MI, limitMi: part(0.25) + OVERHEAD_MI, fillMi: part(0.25) },
-    besteffort: { requestMi: null, limitMi: null, fillMi: part(0.45) },
-    burstable: { requestMi: part(0.55), limitMi: part(0.85) + OVERHEAD_MI, fillMi: part(0.85) },
+    guaranteed: { requestMi: part(0.45), limitMi: part(0.45), fillMi: part(0.1), thenMi: 0 },
+    besteffort: { requestMi: null, limitMi: null, fillMi: part(0.6), thenMi: 0 },
+    burstable: { requestMi: part(0.5), limitMi: part(1.0) + OVERHEAD_MI, fillMi: part(0.2), thenMi: part(0.8) },
   };
-  const total = plan.guaranteed.fillMi + plan.besteffort.fillMi + plan.burstable.fillMi;
-  const requests = (plan.guaranteed.requestMi ?? 0) + (plan.burstable.requestMi ?? 0);
+  const total = part(0.1) + part(0.6) + part(1.0);
+  const requests = part(0.45) + part(0.5);
   const freeForRequestsMi = mi(facts.allocatableBytes - facts.requestedBytes);
   if (headroomMi < 256) return { reason: `only ${headroomMi}Mi left before the eviction threshold; needs 256Mi` };
   if (total > MAX_TOTAL_FILL_MI) {
@@ -119,9 +123,9 @@ export function planEviction(facts: NodeMemoryFacts): EvictionPlan | { reason: s
       reason: `the node would need ${total}Mi written to reach its eviction threshold (allocatable ${mi(facts.allocatableBytes)}Mi); this scenario writes at most ${MAX_TOTAL_FILL_MI}Mi`,
     };
   }
-  if (mi(facts.thresholdBytes) < part(0.55) + OVERHEAD_MI) {
+  if (mi(facts.thresholdBytes) < part(0.7) + OVERHEAD_MI) {
     return {
-      reason: `eviction threshold memory.available ${mi(facts.thresholdBytes)}Mi is too close to the pods' cap: the kernel could kill before the kubelet evicts (needs > ${part(0.55) + OVERHEAD_MI}Mi)`,
+      reason: `eviction threshold memory.available ${mi(facts.thresholdBytes)}Mi is too close to the pods' cap: the kernel could kill before the kubelet evicts (needs > ${part(0.7) + OVERHEAD_MI}Mi)`,
     };
   }
   if (requests > freeForRequestsMi) {
@@ -130,4 +134,17 @@ export function planEviction(facts: NodeMemoryFacts): EvictionPlan | { reason: s
     };
   }
   return plan;
+}
+
+/** Working set per pod of `namespace` in a /stats/summary answer, by pod name (pods without memory stats left out). */
+export function podWorkingSets(summaryAnswer: unknown, namespace: string): Map<string, number> {
+  const summary = json(summaryAnswer) as {
+    pods?: Array<{ podRef?: { name?: string; namespace?: string }; memory?: { workingSetBytes?: number } }>;
+  };
+  const sets = new Map<string, number>();
+  for (const pod of summary.pods ?? []) {
+    const bytes = pod.memory?.workingSetBytes;
+    if (pod.podRef?.namespace === namespace && pod.podRef.name && bytes !== undefined) sets.set(pod.podRef.name, bytes);
+  }
+  return sets;
 }
