@@ -5,14 +5,15 @@
  * (see EXIT in ./args.ts); `--help` prints the usage.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sweepManaged } from "../helpers/framework/cleanup.ts";
-import { type Config, ConfigError, readConfig } from "../helpers/framework/config.ts";
+import { type Config, ConfigError, cleanupCommand, readConfig } from "../helpers/framework/config.ts";
 import { ImageError, resolveImages } from "../helpers/framework/images.ts";
 import { connect, type Kube } from "../helpers/framework/kube.ts";
-import { T } from "../helpers/framework/timeouts.ts";
-import { allSecretValues, filesUnder, findLeaks, showLeaks } from "../helpers/manifests/leaks.ts";
+import { T, useTimeoutScale } from "../helpers/framework/timeouts.ts";
+import { scanReport, showLeaks } from "../helpers/manifests/leaks.ts";
 import {
   type CliOptions,
   type Command,
@@ -25,6 +26,7 @@ import {
   validateSelection,
 } from "./args.ts";
 import { scanSuites } from "./catalog.ts";
+import { checkEnvironment } from "./environment.ts";
 import { summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
 
@@ -43,6 +45,7 @@ async function prepareTarget(
 ): Promise<{ cfg: Config; kube: Kube; env: NodeJS.ProcessEnv }> {
   const env = environmentFor(options, process.env);
   const cfg = readConfig(env);
+  useTimeoutScale(cfg.timeoutScale); // --timeout-scale scales the CLI's own deadlines as well as the tests'
   resolveImages({ registry: cfg.imageRegistry, overrides: cfg.imageOverrides }); // bad KOC_IMAGE_* values fail here
   const target = chooseTarget(cfg);
   if (!target.explicit && startTestbed) await bringUpTestbed();
@@ -90,12 +93,17 @@ async function runVitest(args: string[], env: NodeJS.ProcessEnv): Promise<{ code
   return received === undefined ? { code } : { code, signal: received };
 }
 
-/** Deletes this run's namespaces and cluster-scoped objects; true when nothing is left. */
+/**
+ * Deletes this run's namespaces and cluster-scoped objects; true when nothing is left. A kind this identity
+ * may not list is named but does not fail the run: the run could not have created objects of it either.
+ */
 async function sweepRun(kube: Kube, runId: string): Promise<boolean> {
-  const { deleted, remaining } = await sweepManaged(kube, { runId, timeout: T.cleanup });
+  const { deleted, remaining, unlisted, undeleted } = await sweepManaged(kube, { runId, timeout: T.cleanup });
   if (deleted.length > 0) say(`cleanup: deleted ${deleted.length} object(s) of run ${runId}: ${deleted.join(", ")}`);
+  for (const kind of unlisted) say(`cleanup: could not look for ${kind}`);
+  for (const object of undeleted) say(`cleanup: could not delete ${object}`);
   if (remaining.length > 0) say(`cleanup: still present after ${T.cleanup / 1000}s: ${remaining.join(", ")}`);
-  return remaining.length === 0;
+  return remaining.length === 0 && undeleted.length === 0;
 }
 
 async function run(options: CliOptions): Promise<number> {
@@ -103,32 +111,45 @@ async function run(options: CliOptions): Promise<number> {
   const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
   const startedAt = Date.now();
   clearResults(resolve(PROJECT_ROOT, cfg.reportsDir));
-  const result = await runVitest(vitestArgs(options, "run"), env);
-  const clean = await sweepRun(kube, cfg.runId);
-  const leaks = scanForSecrets(resolve(PROJECT_ROOT, cfg.reportsDir));
+  // The Secret values the workers learn while applying, for the report scan; private, gone after the run.
+  const learnedDir = mkdtempSync(join(tmpdir(), "koc-learned-secrets-"));
+  let leaks: number;
+  let result: Awaited<ReturnType<typeof runVitest>>;
+  let clean: boolean;
+  try {
+    result = await runVitest(vitestArgs(options, "run"), { ...env, KOC_LEARNED_SECRETS_DIR: learnedDir });
+    clean = await sweepRun(kube, cfg.runId);
+    leaks = scanForSecrets(resolve(PROJECT_ROOT, cfg.reportsDir), learnedDir);
+  } finally {
+    rmSync(learnedDir, { recursive: true, force: true });
+  }
   const summary = summaryFromFile(join(resolve(PROJECT_ROOT, cfg.reportsDir), "junit.xml"), startedAt);
   console.log(summary ?? "e2e: no test result was written (reports/junit.xml missing)");
   if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
   if (result.code !== 0) return EXIT.failed;
   if (leaks > 0) return EXIT.failed;
   if (!clean) {
-    say("tests passed, but the run left objects behind (listed above); see npm run cleanup");
+    const command = cleanupCommand({ context: kube.context, kubeconfig: cfg.kubeconfig });
+    say(`tests passed, but the run left objects behind (listed above); remove them with: ${command}`);
     return EXIT.failed;
   }
   return EXIT.passed;
 }
 
 /**
- * The run-level proof that no Secret value reached the report: every value of every Secret in manifests/
- * is searched for (plain and base64) in what the run wrote. Returns the number of leaks (named, never shown).
+ * The run-level proof that no Secret value reached the report: every value the workers applied (and every
+ * literal one in manifests/) is searched for, plain and base64, in what the run wrote. Returns the number
+ * of leaks (named, never shown).
  */
-function scanForSecrets(reportsDir: string): number {
-  const written = ["allure-results", "artifacts", "junit.xml"].flatMap((name) => filesUnder(join(reportsDir, name)));
-  const leaks = findLeaks(allSecretValues(), written);
-  if (leaks.length === 0) say(`report scan: no Secret value in ${written.length} file(s) of ${reportsDir}`);
+function scanForSecrets(reportsDir: string, learnedDir: string): number {
+  const scan = scanReport(reportsDir, learnedDir);
+  const looked = `${scan.values} Secret value(s), ${scan.learned} of them learned at apply time, in ${scan.files} file(s) of ${reportsDir}`;
+  if (scan.leaks.length === 0) say(`report scan: none of ${looked}`);
   else
-    say(`report scan: Secret values found in the report (fix the redaction before sharing it):\n${showLeaks(leaks)}`);
-  return leaks.length;
+    say(
+      `report scan: looked for ${looked}; found (fix the redaction before sharing the report):\n${showLeaks(scan.leaks)}`,
+    );
+  return scan.leaks.length;
 }
 
 /** A report shows one run: the previous run's results, artifacts and JUnit file go before this one starts. */
@@ -147,13 +168,13 @@ async function list(options: CliOptions): Promise<number> {
 async function cleanup(options: CliOptions): Promise<number> {
   const { kube } = await prepareTarget(options, false);
   const olderThanMs = options.olderThanMinutes * 60_000;
-  const { deleted, remaining } = await sweepManaged(kube, { timeout: T.cleanup, olderThanMs });
-  say(deleted.length === 0 ? "cleanup: nothing to delete" : `cleanup: deleted ${deleted.join(", ")}`);
-  if (remaining.length > 0) {
-    say(`cleanup: still present: ${remaining.join(", ")}`);
-    return EXIT.failed;
-  }
-  return EXIT.passed;
+  const { deleted, remaining, unlisted, undeleted } = await sweepManaged(kube, { timeout: T.cleanup, olderThanMs });
+  for (const kind of unlisted) say(`cleanup: error: could not list ${kind}`);
+  for (const object of undeleted) say(`cleanup: error: could not delete ${object}`);
+  if (deleted.length > 0) say(`cleanup: deleted ${deleted.join(", ")}`);
+  else if (unlisted.length === 0 && undeleted.length === 0) say("cleanup: nothing to delete");
+  if (remaining.length > 0) say(`cleanup: still present: ${remaining.join(", ")}`);
+  return remaining.length === 0 && unlisted.length === 0 && undeleted.length === 0 ? EXIT.passed : EXIT.failed;
 }
 
 async function report(options: CliOptions): Promise<number> {
@@ -176,6 +197,8 @@ async function main(argv: readonly string[]): Promise<number> {
   let command: Command;
   try {
     command = parseCommandLine(argv);
+    // Every KOC_* variable, with the flags that override them, is checked before anything runs.
+    if (command.name !== "help") checkEnvironment(environmentFor(command.options, process.env));
     switch (command.name) {
       case "help":
         console.log(USAGE);

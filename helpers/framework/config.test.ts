@@ -1,5 +1,13 @@
 import { describe, expect, test } from "vitest";
-import { banner, ConfigError, managedSelector, newRunId, readConfig, TESTBED_CONTEXT } from "./config.ts";
+import {
+  banner,
+  ConfigError,
+  cleanupCommand,
+  managedSelector,
+  newRunId,
+  readConfig,
+  TESTBED_CONTEXT,
+} from "./config.ts";
 
 describe("config", () => {
   test("should default to the test bed context, never the kubeconfig's current one", () => {
@@ -83,5 +91,14 @@ describe("config", () => {
       'KOC_MAX_FAILED_REQUEST_RATIO must be a number from 0 up to (not including) 1, e.g. 0.01, got "5%"',
     );
     expect(() => readConfig({ KOC_MAX_FAILED_REQUEST_RATIO: "1" })).toThrowError(ConfigError);
+  });
+
+  test("should name the run's context, and its kubeconfig file when one was given, in the cleanup command", () => {
+    expect(cleanupCommand({ context: "kind-k8s-ops-conformance" })).toBe(
+      "npm run cleanup -- --context kind-k8s-ops-conformance",
+    );
+    expect(cleanupCommand({ context: "prod", kubeconfig: "./prod.yaml" })).toBe(
+      "npm run cleanup -- --context prod --kubeconfig ./prod.yaml",
+    );
   });
 });

@@ -6,7 +6,6 @@
  * configuration; the first use does, with a ConfigError that says what to fix.
  */
 import { randomBytes } from "node:crypto";
-import { parseTimeoutScale } from "./timeouts.ts";
 
 /** The kind test bed's kubeconfig context: the default target, so a run never lands on whatever is current. */
 export const TESTBED_CONTEXT = "kind-k8s-ops-conformance";
@@ -96,6 +95,20 @@ export function imageOverridesFrom(env: NodeJS.ProcessEnv): Record<string, strin
   return overrides;
 }
 
+const MAX_TIMEOUT_SCALE = 20;
+
+/** Parses KOC_TIMEOUT_SCALE (default 1); throws a ConfigError with what to fix on a bad value. */
+export function parseTimeoutScale(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return 1;
+  const scale = Number(raw);
+  if (!Number.isFinite(scale) || scale <= 0 || scale > MAX_TIMEOUT_SCALE) {
+    throw new ConfigError(
+      `KOC_TIMEOUT_SCALE must be a number > 0 and <= ${MAX_TIMEOUT_SCALE} (e.g. 2.5), got "${raw}"`,
+    );
+  }
+  return scale;
+}
+
 export function parseRatio(name: string, raw: string | undefined): number {
   if (raw === undefined || raw.trim() === "") return 0;
   const ratio = Number(raw);
@@ -107,12 +120,7 @@ export function parseRatio(name: string, raw: string | undefined): number {
 
 /** Reads and validates the configuration from an environment (pure: pass any object in tests). */
 export function readConfig(env: NodeJS.ProcessEnv): Config {
-  let timeoutScale: number;
-  try {
-    timeoutScale = parseTimeoutScale(env.KOC_TIMEOUT_SCALE);
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
+  const timeoutScale = parseTimeoutScale(env.KOC_TIMEOUT_SCALE);
   const context = env.KOC_CONTEXT?.trim() ?? "";
   const registry = env.KOC_IMAGE_REGISTRY?.trim() ?? "";
   return Object.freeze({
@@ -152,6 +160,12 @@ export function config(): Config {
 export function managedSelector(runId?: string): string {
   const base = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   return runId === undefined ? base : `${base},${RUN_ID_LABEL}=${runId},!${KEPT_LABEL}`;
+}
+
+/** The command that removes what runs left on the cluster a run used (same context, same kubeconfig file). */
+export function cleanupCommand(target: { context: string; kubeconfig?: string | undefined }): string {
+  const kubeconfig = target.kubeconfig === undefined ? "" : ` --kubeconfig ${target.kubeconfig}`;
+  return `npm run cleanup -- --context ${target.context}${kubeconfig}`;
 }
 
 /** Labels put on every object a run creates. */

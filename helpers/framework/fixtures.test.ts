@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { artifactDir, testTitle } from "./fixtures.ts";
+import { type AfterTest, afterTest, artifactDir, testTitle } from "./fixtures.ts";
+import { CleanupStack } from "./namespace.ts";
 import { titleTags } from "./report.ts";
 
 describe("fixture naming", () => {
@@ -23,5 +24,50 @@ describe("fixture naming", () => {
   test("should read @tags from titles", () => {
     expect(titleTags("should answer HTTP @smoke @networking")).toEqual(["smoke", "networking"]);
     expect(titleTags("mail me@example.com")).toEqual([]);
+  });
+});
+
+describe("after a test (the ns fixture's teardown)", () => {
+  /** The teardown's steps, each noting itself in `done`; undo steps "undo 1", "undo 2" registered in order. */
+  function steps(failed: boolean, keepOnFailure: boolean, failingUndo?: string): { steps: AfterTest; done: string[] } {
+    const done: string[] = [];
+    const undo = new CleanupStack();
+    for (const name of ["undo 1", "undo 2"]) {
+      undo.push(name, async () => {
+        done.push(name);
+        if (name === failingUndo) throw new Error("the StorageClass is still in use");
+      });
+    }
+    const note = (what: string) => async () => void done.push(what);
+    return {
+      steps: { failed, keepOnFailure, undo, diagnose: note("diagnose"), keep: note("keep"), remove: note("delete") },
+      done,
+    };
+  }
+
+  test("should collect diagnostics of a failed test before undoing anything, then delete the namespace", async () => {
+    const { steps: s, done } = steps(true, false);
+    await afterTest(s);
+    expect(done).toEqual(["diagnose", "undo 2", "undo 1", "delete"]);
+  });
+
+  test("should keep a failed test's namespace when asked, after the undo steps", async () => {
+    const { steps: s, done } = steps(true, true);
+    await afterTest(s);
+    expect(done).toEqual(["diagnose", "undo 2", "undo 1", "keep"]);
+  });
+
+  test("should neither diagnose nor keep a passed test's namespace, even when keeping is on", async () => {
+    const { steps: s, done } = steps(false, true);
+    await afterTest(s);
+    expect(done).toEqual(["undo 2", "undo 1", "delete"]);
+  });
+
+  test("should run every undo step and delete the namespace before reporting an undo failure", async () => {
+    const { steps: s, done } = steps(false, false, "undo 2");
+    await expect(afterTest(s)).rejects.toThrow(
+      "cleanup after the test failed:\n  undo 2: the StorageClass is still in use",
+    );
+    expect(done).toEqual(["undo 2", "undo 1", "delete"]);
   });
 });

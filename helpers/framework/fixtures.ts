@@ -12,7 +12,7 @@ import { join, relative, resolve } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import * as allure from "allure-js-commons";
 import { inject, test as vitestTest } from "vitest";
-import { config, KEPT_LABEL } from "./config.ts";
+import { cleanupCommand, config, KEPT_LABEL } from "./config.ts";
 import { collectDiagnostics, safeFileName, saveArtifacts } from "./diagnostics.ts";
 import type { ImageTable } from "./images.ts";
 import { connect, type Kube } from "./kube.ts";
@@ -72,7 +72,32 @@ async function keepNamespace(kube: Kube, name: string): Promise<void> {
     true,
     "application/merge-patch+json",
   );
-  log(`namespace ${name} kept for inspection (KOC_KEEP_NAMESPACE_ON_FAILURE); remove with: npm run cleanup`);
+  const command = cleanupCommand({ context: kube.context, kubeconfig: config().kubeconfig });
+  log(`namespace ${name} kept for inspection (KOC_KEEP_NAMESPACE_ON_FAILURE); remove with: ${command}`);
+}
+
+/** What happens to a test's namespace once the test has ended (the `ns` fixture's teardown). */
+export interface AfterTest {
+  failed: boolean;
+  keepOnFailure: boolean;
+  /** Collects and saves the failure diagnostics; must not throw (a failure to collect is logged). */
+  diagnose: () => Promise<void>;
+  undo: CleanupStack;
+  keep: () => Promise<void>;
+  remove: () => Promise<void>;
+}
+
+/**
+ * A failed test's diagnostics first, while everything is still there; then the undo steps, last
+ * registered first; then the namespace is kept (failed, and asked to) or deleted. Undo failures are thrown
+ * last, after the namespace was dealt with.
+ */
+export async function afterTest(steps: AfterTest): Promise<void> {
+  if (steps.failed) await steps.diagnose();
+  const undoFailures = await steps.undo.run();
+  if (steps.failed && steps.keepOnFailure) await steps.keep();
+  else await steps.remove();
+  if (undoFailures.length > 0) throw new Error(`cleanup after the test failed:\n  ${undoFailures.join("\n  ")}`);
 }
 
 export const test = vitestTest
@@ -87,20 +112,21 @@ export const test = vitestTest
     onTestFailed(({ task: failed }) => {
       for (const error of failed.result?.errors ?? []) redactor.scrubError(error);
     });
-    onCleanup(async () => {
-      const failed = task.result?.state === "fail";
-      if (failed) {
-        const dir = artifactDir(cfg.reportsDir, task.file.filepath, title);
-        await step(`diagnostics of ${name}, taken after the failure (also in ${dir})`, () =>
-          withDeadline(`diagnostics for ${name}`, T.diagnostics, collectDiagnostics(kube, name))
-            .then((artifacts) => saveArtifacts(artifacts, dir))
-            .catch((error: Error) => log(`could not collect diagnostics for ${name}: ${error.message}`)),
-        );
-      }
-      const undoFailures = await undo.run();
-      if (failed && cfg.keepNamespaceOnFailure) await keepNamespace(kube, name);
-      else await deleteNamespace(kube, name);
-      if (undoFailures.length > 0) throw new Error(`cleanup after the test failed:\n  ${undoFailures.join("\n  ")}`);
+    onCleanup(() => {
+      const dir = artifactDir(cfg.reportsDir, task.file.filepath, title);
+      return afterTest({
+        failed: task.result?.state === "fail",
+        keepOnFailure: cfg.keepNamespaceOnFailure,
+        diagnose: () =>
+          step(`diagnostics of ${name}, taken after the failure (also in ${dir})`, () =>
+            withDeadline(`diagnostics for ${name}`, T.diagnostics, collectDiagnostics(kube, name))
+              .then((artifacts) => saveArtifacts(artifacts, dir))
+              .catch((error: Error) => log(`could not collect diagnostics for ${name}: ${error.message}`)),
+          ),
+        undo,
+        keep: () => keepNamespace(kube, name),
+        remove: () => deleteNamespace(kube, name),
+      });
     });
     return {
       name,

@@ -74,7 +74,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("images", images);
 
   return async () => {
-    const { remaining } = await sweepManaged(kube, { runId: cfg.runId, timeout: T.cleanup });
-    if (remaining.length > 0) console.warn(`cleanup: still present after the run: ${remaining.join(", ")}`);
+    const { remaining, undeleted } = await sweepManaged(kube, { runId: cfg.runId, timeout: T.cleanup });
+    const left = [...undeleted, ...remaining];
+    if (left.length > 0) console.warn(`cleanup: still present after the run: ${left.join(", ")}`);
   };
 }

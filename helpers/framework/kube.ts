@@ -11,7 +11,6 @@ import { delimiter, join } from "node:path";
 import {
   ApiException,
   AppsV1Api,
-  BatchV1Api,
   CoreV1Api,
   DiscoveryV1Api,
   Exec,
@@ -31,7 +30,6 @@ export interface Kube {
   readonly server: string;
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
-  readonly batch: BatchV1Api;
   readonly storage: StorageV1Api;
   readonly discovery: DiscoveryV1Api;
   readonly version: VersionApi;
@@ -91,7 +89,6 @@ export function connect(target: Target): Kube {
     server: kc.getCurrentCluster()?.server ?? "(unknown)",
     core: withTransportRetry(kc.makeApiClient(CoreV1Api)),
     apps: withTransportRetry(kc.makeApiClient(AppsV1Api)),
-    batch: withTransportRetry(kc.makeApiClient(BatchV1Api)),
     storage: withTransportRetry(kc.makeApiClient(StorageV1Api)),
     discovery: withTransportRetry(kc.makeApiClient(DiscoveryV1Api)),
     version: withTransportRetry(kc.makeApiClient(VersionApi)),

@@ -1,5 +1,8 @@
+import { mkdtempSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeEach, describe, expect, test } from "vitest";
-import { REDACTED, Redactor } from "./redact.ts";
+import { type LearnedValue, REDACTED, Redactor, readLearnedValues, recordLearnedValue } from "./redact.ts";
 
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
 
@@ -92,5 +95,39 @@ describe("redactor", () => {
     redactor.scrubError(error);
     expect(error.diff).toBe(`Received: ${REDACTED}`);
     expect(error.message).toBe("plain \u001b[31mred\u001b[39m"); // nothing secret: colours kept
+  });
+});
+
+describe("values learned for the run-end scan", () => {
+  test("should tell its recorder each value once, labelled with the Secret and key", () => {
+    const recorded: LearnedValue[] = [];
+    const redactor = new Redactor((learned) => recorded.push(learned));
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "app-secrets", namespace: "koc-app-x1y2z" },
+      stringData: { DB_PASSWORD: "koc-db-koc-app-x1y2z" },
+      data: { API_KEY: b64("koc-api-key-42") },
+    };
+    redactor.learnSecret(secret as never);
+    redactor.learnSecret(secret as never);
+    expect(recorded).toEqual([
+      { label: "Secret koc-app-x1y2z/app-secrets key API_KEY", value: "koc-api-key-42" },
+      { label: "Secret koc-app-x1y2z/app-secrets key DB_PASSWORD", value: "koc-db-koc-app-x1y2z" },
+    ]);
+    expect(redactor.learned()).toEqual(recorded);
+  });
+
+  test("should write what it learned to a private file and read back what every worker wrote", () => {
+    const dir = mkdtempSync(join(tmpdir(), "koc-learned-"));
+    recordLearnedValue(dir, { label: "Secret a/b key c", value: "first-value" });
+    recordLearnedValue(dir, { label: "Secret a/b key d", value: 'with "quotes"\nand lines' });
+    expect(readLearnedValues(dir)).toEqual([
+      { label: "Secret a/b key c", value: "first-value" },
+      { label: "Secret a/b key d", value: 'with "quotes"\nand lines' },
+    ]);
+    const [file] = readdirSync(dir);
+    expect(statSync(join(dir, file ?? "")).mode & 0o777, "file mode").toBe(0o600);
+    expect(readLearnedValues(join(dir, "missing"))).toEqual([]);
   });
 });

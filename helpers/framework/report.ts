@@ -7,7 +7,7 @@ import { redactor } from "./redact.ts";
 
 /**
  * A named step: `await step("act: scale web to 3", () => ...)`. Steps nest; a failing step is marked
- * failed in the report, and a timeout error names the step that was running (see STYLE.md §9).
+ * failed in the report, and a timeout error names the step that was running.
  */
 export function step<R>(name: string, body: () => R | Promise<R>): Promise<R> {
   return Promise.resolve(allure.step(redactor.scrub(name), () => body()));

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { BASE_TIMEOUTS, formatDuration, parseTimeoutScale, scaledTimeouts } from "./timeouts.ts";
+import { parseTimeoutScale } from "./config.ts";
+import { BASE_TIMEOUTS, formatDuration, scaledTimeouts, T } from "./timeouts.ts";
 
 describe("timeouts", () => {
   test("should default the scale to 1 and accept decimals", () => {
@@ -20,6 +21,11 @@ describe("timeouts", () => {
     expect(scaled.httpRequest).toBe(7_500);
     expect(Object.keys(scaled)).toEqual(Object.keys(BASE_TIMEOUTS));
     expect(Object.isFrozen(scaled)).toBe(true);
+  });
+
+  test("should read the scale on first use, not at import, and list every entry", () => {
+    expect(Object.keys(T)).toEqual(Object.keys(BASE_TIMEOUTS));
+    expect(T.rollout).toBe(scaledTimeouts(parseTimeoutScale(process.env.KOC_TIMEOUT_SCALE)).rollout);
   });
 
   test("should format durations for messages", () => {

@@ -1,10 +1,12 @@
 /**
  * Every duration the suite waits for, in one table, in milliseconds.
  *
- * Deadlines are multiplied by KOC_TIMEOUT_SCALE (default 1) so a slow real cluster can be given more
- * time without editing tests; poll intervals are not scaled (polling slower only makes a run slower).
- * vitest's testTimeout and hookTimeout come from this table too (vitest.config.ts).
+ * Deadlines are multiplied by the timeout scale (--timeout-scale / KOC_TIMEOUT_SCALE, default 1) so a slow
+ * real cluster can be given more time without editing tests; poll intervals are not scaled (polling slower
+ * only makes a run slower). vitest's testTimeout and hookTimeout come from this table too (vitest.config.ts),
+ * and so does every deadline a helper derives (e.g. exec's T.httpRequest + T.exec).
  */
+import { parseTimeoutScale } from "./config.ts";
 
 /** Unscaled deadlines. Upstream k8s defaults are quoted where they differ, so the choice is visible. */
 export const BASE_TIMEOUTS = {
@@ -70,26 +72,40 @@ export const POLL = {
 export type TimeoutName = keyof typeof BASE_TIMEOUTS;
 export type Timeouts = { readonly [K in TimeoutName]: number };
 
-const MAX_SCALE = 20;
-
-/** Parses KOC_TIMEOUT_SCALE; throws with what to fix on a bad value. */
-export function parseTimeoutScale(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === "") return 1;
-  const scale = Number(raw);
-  if (!Number.isFinite(scale) || scale <= 0 || scale > MAX_SCALE) {
-    throw new RangeError(`KOC_TIMEOUT_SCALE must be a number > 0 and <= ${MAX_SCALE} (e.g. 2.5), got "${raw}"`);
-  }
-  return scale;
-}
-
 /** The table multiplied by `scale` and rounded to whole milliseconds. */
 export function scaledTimeouts(scale: number): Timeouts {
   const entries = Object.entries(BASE_TIMEOUTS).map(([name, ms]) => [name, Math.round(ms * scale)]);
   return Object.freeze(Object.fromEntries(entries)) as Timeouts;
 }
 
-/** The scaled table for this process (KOC_TIMEOUT_SCALE is read once, at import). */
-export const T: Timeouts = scaledTimeouts(parseTimeoutScale(process.env.KOC_TIMEOUT_SCALE));
+let table: Timeouts | undefined;
+
+/** Sets this process's scale; the CLI calls it with the validated --timeout-scale before it waits for anything. */
+export function useTimeoutScale(scale: number): void {
+  table = scaledTimeouts(scale);
+}
+
+/**
+ * The scaled table for this process. The scale is read on first use (KOC_TIMEOUT_SCALE unless the CLI set
+ * it), never at import, so a bad value is a ConfigError where it is used, not a crash while loading.
+ */
+export const T: Timeouts = Object.freeze(
+  Object.defineProperties(
+    {},
+    Object.fromEntries(
+      Object.keys(BASE_TIMEOUTS).map((name) => [
+        name,
+        {
+          enumerable: true,
+          get: () => {
+            table ??= scaledTimeouts(parseTimeoutScale(process.env.KOC_TIMEOUT_SCALE));
+            return table[name as TimeoutName];
+          },
+        },
+      ]),
+    ),
+  ),
+) as Timeouts;
 
 /** "2m 5s", "750ms": how durations appear in messages. */
 export function formatDuration(ms: number): string {

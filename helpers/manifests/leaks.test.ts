@@ -1,11 +1,16 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test } from "vitest";
+import { redactor } from "../framework/redact.ts";
+import { fakeNamespace } from "../framework/testing.ts";
+import { loadManifests } from "./apply.ts";
 import {
+  allSecretValues,
   filesUnder,
   findLeaks,
   pendingReport,
+  scanReport,
   secretValue,
   secretValuesIn,
   secretValuesOf,
@@ -111,5 +116,59 @@ describe("Secret leak scan", () => {
     ).toEqual(["x", "y"]);
     expect(filesUnder(join(root, "y.txt"))).toEqual([{ name: join(root, "y.txt"), text: "y" }]);
     expect(filesUnder(join(root, "missing"))).toEqual([]);
+  });
+});
+
+describe("run-end report scan", () => {
+  afterEach(() => {
+    delete process.env.KOC_LEARNED_SECRETS_DIR;
+    redactor.reset();
+  });
+
+  /** The production app's Secret as apply() sees it in namespace koc-unit-abcde, learned as apply() learns it. */
+  function applyProductionApp(learnedDir: string): void {
+    process.env.KOC_LEARNED_SECRETS_DIR = learnedDir;
+    for (const object of loadManifests(fakeNamespace(), "production-app/app/20-secret.yaml"))
+      redactor.learnSecret(object);
+  }
+
+  test("should find a templated Secret value, as applied, planted in a report file", () => {
+    const learnedDir = mkdtempSync(join(tmpdir(), "koc-learned-"));
+    const reportsDir = mkdtempSync(join(tmpdir(), "koc-reports-"));
+    applyProductionApp(learnedDir);
+    mkdirSync(join(reportsDir, "allure-results"));
+    // manifests/production-app/app: DB_PASSWORD is "koc-db-{{namespace}}"
+    writeFileSync(join(reportsDir, "allure-results", "a-result.json"), '{"env":"DB_PASSWORD=koc-db-koc-unit-abcde"}');
+    const scan = scanReport(reportsDir, learnedDir);
+    expect(scan.leaks).toEqual([
+      {
+        secret: "Secret koc-unit-abcde/app-secrets key DB_PASSWORD (learned at apply)",
+        form: "plain",
+        source: join(reportsDir, "allure-results", "a-result.json"),
+        offset: 20,
+      },
+    ]);
+    expect(scan.learned, "values learned while applying (DB_PASSWORD, API_KEY)").toBe(2);
+    expect(scan.files).toBe(1);
+  });
+
+  test("should not find it from the manifests alone: a templated value exists only once applied", () => {
+    const reportsDir = mkdtempSync(join(tmpdir(), "koc-reports-"));
+    mkdirSync(join(reportsDir, "artifacts"));
+    writeFileSync(join(reportsDir, "artifacts", "env.txt"), "DB_PASSWORD=koc-db-koc-unit-abcde");
+    const written = filesUnder(join(reportsDir, "artifacts"));
+    expect(findLeaks(allSecretValues(), written)).toEqual([]);
+    expect(allSecretValues().map((s) => s.value)).not.toContain("koc-db-__koc_placeholder__");
+    const scan = scanReport(reportsDir, join(reportsDir, "no-learned-values"));
+    expect(scan).toMatchObject({ learned: 0, leaks: [] });
+  });
+
+  test("should still search the literal values of every manifest, learned or not", () => {
+    const reportsDir = mkdtempSync(join(tmpdir(), "koc-reports-"));
+    const literal = allSecretValues()[0];
+    expect(literal, "a literal Secret value somewhere in manifests/").toBeDefined();
+    writeFileSync(join(reportsDir, "junit.xml"), `<failure>${literal?.value}</failure>`);
+    const scan = scanReport(reportsDir, join(reportsDir, "no-learned-values"));
+    expect(scan.leaks.map((l) => l.secret)).toEqual([literal?.label]);
   });
 });

@@ -12,12 +12,17 @@
  *      reports/allure-results and reports/junit.xml (earlier runs; the manifests' values are fixed, so a
  *      leak from an earlier run is found by the next one).
  * A leak is reported by Secret name, key, form and place, never by value.
+ *
+ * The run's own proof comes last: after vitest has written everything, the CLI calls `scanReport`, which
+ * searches every file of the report for every value the workers' redactors learned while applying
+ * (framework/redact.ts), plus every literal value in manifests/. Values templated per test
+ * (`koc-db-{{namespace}}`) exist only once applied, so only the learned values cover them.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { REDACTED } from "../framework/redact.ts";
+import { type LearnedValue, REDACTED, readLearnedValues } from "../framework/redact.ts";
 import { attach } from "../framework/report.ts";
 import { MANIFESTS_DIR, manifestFiles } from "./apply.ts";
 
@@ -47,10 +52,14 @@ interface SecretManifest extends KubernetesObject {
   stringData?: Record<string, string>;
 }
 
-/** The values of every Secret in a YAML text (stringData as is, data base64-decoded). Placeholders are ignored. */
+const TEMPLATED = "__koc_placeholder__";
+
+/**
+ * The literal values of every Secret in a YAML text (stringData as is, data base64-decoded). A value
+ * built from a {{placeholder}} is left out: it is known only once applied (see scanReport).
+ */
 export function secretValuesOf(yamlText: string, source: string): SecretValue[] {
-  // {{placeholders}} stand for images, names or flags, never for Secret values: blank them so the YAML parses.
-  const text = yamlText.replace(/\{\{[^}]*\}\}/g, "placeholder");
+  const text = yamlText.replace(/\{\{[^}]*\}\}/g, TEMPLATED);
   return parseAllDocuments(text)
     .map((doc) => doc.toJS() as SecretManifest | null)
     .filter((object): object is SecretManifest => object?.kind === "Secret")
@@ -60,7 +69,8 @@ export function secretValuesOf(yamlText: string, source: string): SecretValue[] 
       const decoded = Object.entries(secret.data ?? {}).map(
         ([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")] as const,
       );
-      return [...plain, ...decoded].map(([key, value]) => ({
+      const literal = [...plain, ...decoded].filter(([, value]) => !value.includes(TEMPLATED));
+      return literal.map(([key, value]) => ({
         secret: name,
         key,
         label: `Secret ${name} key ${key} (${source})`,
@@ -122,6 +132,40 @@ export function filesUnder(dir: string): ScanSource[] {
     .map((entry) => join(dir, entry))
     .filter((path) => statSync(path).isFile())
     .map((path) => ({ name: path, text: readFileSync(path, "utf8") }));
+}
+
+/** What the end-of-run scan looked for, where, and what it found. */
+export interface ReportScan {
+  /** How many distinct values were searched for, and how many of them the workers learned while applying. */
+  values: number;
+  learned: number;
+  files: number;
+  leaks: Leak[];
+}
+
+/**
+ * The run-level proof that no Secret value reached the report: every value the workers learned while
+ * applying (recorded in `learnedDir`) and every literal value in `manifestsRoot`, plain and base64, in
+ * every file of the report (`allure-results`, `artifacts`, `junit.xml` under `reportsDir`).
+ */
+export function scanReport(reportsDir: string, learnedDir: string, manifestsRoot: string = MANIFESTS_DIR): ReportScan {
+  const learned = uniqueValues(readLearnedValues(learnedDir).map((l) => secretValueOf(l)));
+  const known = new Set(learned.map((s) => s.value));
+  const literal = allSecretValues(manifestsRoot).filter((s) => !known.has(s.value));
+  const values = [...learned, ...literal];
+  const written = ["allure-results", "artifacts", "junit.xml"].flatMap((name) => filesUnder(join(reportsDir, name)));
+  return { values: values.length, learned: learned.length, files: written.length, leaks: findLeaks(values, written) };
+}
+
+function secretValueOf(learned: LearnedValue): SecretValue {
+  const [, secret = "?", key = "?"] = /^Secret (\S+) key (.+)$/.exec(learned.label) ?? [];
+  return { secret, key, label: `${learned.label} (learned at apply)`, value: learned.value };
+}
+
+function uniqueValues(values: readonly SecretValue[]): SecretValue[] {
+  const seen = new Map<string, SecretValue>();
+  for (const value of values) if (!seen.has(value.value)) seen.set(value.value, value);
+  return [...seen.values()];
 }
 
 /** A finished vitest test as far as the scan needs it. */

@@ -1,7 +1,7 @@
 /**
  * A Service's endpoints as discovery.k8s.io/v1 EndpointSlices show them: which addresses are ready and
  * which are listed but not ready. Not-ready pods stay in the slices with conditions.ready=false, so "no
- * endpoint" is asserted as "no READY endpoint", never as an empty list (ANCHORS §1.8).
+ * endpoint" is asserted as "no READY endpoint", never as an empty list.
  *
  *   await waitFor("only web-0 ready", serviceEndpoints(ns, "web", (s) => sameAddresses(s.ready, [ip])), T.serviceReachable);
  */

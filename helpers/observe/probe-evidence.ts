@@ -1,17 +1,17 @@
 /**
  * Probes observed from outside: restart counts of a named container (monotonic, as upstream's
  * runLivenessTest checks them), the window in which a failing probe must restart a container, and the
- * probe events (Unhealthy, Killing) the kubelet records.
+ * probe events (Unhealthy, Killing) the kubelet records (read with observe/events.ts).
  *
  *   const window = restartWindow(probeTiming(pod, "app", "livenessProbe"), { failingFromS: 8 });
  *   await waitFor("container app restarted", restartsOf(ns, "liveness", "app", (n) => n >= 1), window.latestS * 1000);
  */
-import type { CoreV1Event, V1ContainerStatus, V1Pod, V1Probe } from "@kubernetes/client-node";
+import type { V1ContainerStatus, V1Pod, V1Probe } from "@kubernetes/client-node";
 import { ConfigError, config, parseBoolean } from "../framework/config.ts";
-import { formatEvents } from "../framework/diagnostics.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
 import type { Check } from "../framework/wait.ts";
 import { showPod } from "./conditions.ts";
+import type { EventWanted } from "./events.ts";
 
 /** The settings that decide when a probe gives up, in seconds (API defaults filled in). */
 export interface ProbeTiming {
@@ -189,12 +189,6 @@ export async function lastKillAfterSeconds(ns: TestNamespace, pod: string, conta
   return secondsBetween(last?.startedAt, last?.finishedAt);
 }
 
-/** An event the kubelet must have recorded: reason plus a piece of its message. */
-export interface EventWanted {
-  reason: string;
-  message: string;
-}
-
 /** What the kubelet records when a liveness probe restarts a container. */
 export const LIVENESS_RESTART_EVENTS: readonly EventWanted[] = [
   { reason: "Unhealthy", message: "Liveness probe failed" },
@@ -206,30 +200,6 @@ export const STARTUP_RESTART_EVENTS: readonly EventWanted[] = [
   { reason: "Unhealthy", message: "Startup probe failed" },
   { reason: "Killing", message: "failed startup probe, will be restarted" },
 ];
-
-/** The events matching `wanted` (reason equal, message containing the text). */
-export function findEvents(events: readonly CoreV1Event[], wanted: EventWanted): CoreV1Event[] {
-  return events.filter((e) => e.reason === wanted.reason && (e.message ?? "").includes(wanted.message));
-}
-
-/** A Check: every one of `wanted` appears among the events of pod `pod`. */
-export function podEvents(ns: TestNamespace, pod: string, wanted: readonly EventWanted[]): Check<CoreV1Event[]> {
-  return {
-    observe: async () =>
-      (
-        await ns.kube.core.listNamespacedEvent({
-          namespace: ns.name,
-          fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${pod}`,
-        })
-      ).items,
-    ok: (events) => wanted.every((w) => findEvents(events, w).length > 0),
-    show: (events) => {
-      const missing = wanted.filter((w) => findEvents(events, w).length === 0);
-      const names = missing.map((w) => `${w.reason} "${w.message}"`).join(", ");
-      return `missing ${names || "nothing"}; events of pod ${pod}:\n${formatEvents(events)}`;
-    },
-  };
-}
 
 /**
  * KOC_PROBES_LIVENESS_DELAY: seconds /tmp/healthy exists before the liveness scenario removes it. The field

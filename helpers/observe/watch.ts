@@ -1,5 +1,6 @@
 /**
- * Watching objects when the watch is the subject under test (STYLE.md §3.4): every event, not a poll tick.
+ * Watching objects when the watch is the subject under test: every event, not a poll tick (anything else polls
+ * with waitFor).
  *
  *   const pods = watchObjects<V1Pod>(ns.kube, `/api/v1/namespaces/${ns.name}/pods`, { labelSelector: "app=web" },
  *     (event) => timeline.record(stateOf(pods.current())));
@@ -52,6 +53,8 @@ export interface ObjectWatch<T extends KubernetesObject> {
   readonly cache: ObjectCache<T>;
   /** Resolves when the first list is in the cache and the watch is connected. */
   readonly connected: Promise<void>;
+  /** Settles when the watch has ended: resolves after stop(), rejects with the error that ended it early. */
+  readonly ended: Promise<void>;
   /** Ends the watch; throws the error that ended it early, if any. */
   stop(): Promise<void>;
 }
@@ -146,6 +149,7 @@ export function watchObjects<T extends KubernetesObject>(
   return {
     cache,
     connected,
+    ended: loop,
     stop: async () => {
       stopped = true;
       controller?.abort();

@@ -8,22 +8,11 @@
  */
 import { createHash } from "node:crypto";
 import type { TestNamespace } from "../framework/namespace.ts";
-import { exec } from "./exec.ts";
+import { shell } from "./exec.ts";
 
 /** SHA-256 of `text` (UTF-8), lowercase hex: what `sha256sum` prints for a file holding exactly `text`. */
 export function sha256(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
-}
-
-/** Runs `script` with `sh -c` in the pod's first container; returns stdout, throws with stderr on a non-zero exit. */
-export async function shell(ns: TestNamespace, pod: string, script: string): Promise<string> {
-  const result = await exec(ns, pod, ["sh", "-c", script]);
-  if (result.exitCode !== 0) {
-    throw new Error(
-      `in ${ns.name}/${pod}, sh -c '${script}' exited ${result.exitCode}: ${result.stderr.trim() || "(no stderr)"}`,
-    );
-  }
-  return result.stdout;
 }
 
 /** The digest of the first line of `sha256sum` output (`<hex>  <path>`); throws when there is none. */

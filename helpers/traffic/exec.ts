@@ -1,5 +1,6 @@
 /**
- * Running commands in containers, reading their logs, and HTTP requests from inside the cluster.
+ * Running commands in containers (the one way this project shells into a container), and HTTP requests
+ * from inside the cluster.
  *
  * exec() waits for the command's exit status, not for the WebSocket to open (client-node's Exec resolves
  * on connect), and returns stdout, stderr and the exit code as values to assert on.
@@ -90,30 +91,31 @@ export async function exec(
   }
 }
 
+/**
+ * Runs `script` with `sh -c` in a container (default: the pod's first) and returns its stdout; a non-zero
+ * exit is thrown with the script, the exit code and stderr.
+ */
+export async function shell(
+  ns: TestNamespace,
+  pod: string,
+  script: string,
+  options: ExecOptions = {},
+): Promise<string> {
+  const result = await exec(ns, pod, ["sh", "-c", script], options);
+  if (result.exitCode !== 0) {
+    const where = options.container === undefined ? `${ns.name}/${pod}` : `${ns.name}/${pod}/${options.container}`;
+    throw new Error(
+      `in ${where}, sh -c '${script}' exited ${result.exitCode}: ${result.stderr.trim() || "(no stderr)"}`,
+    );
+  }
+  return result.stdout;
+}
+
 async function defaultContainer(ns: TestNamespace, pod: string): Promise<string> {
   const found = await ns.kube.core.readNamespacedPod({ name: pod, namespace: ns.name });
   const first = found.spec?.containers[0]?.name;
   if (first === undefined) throw new Error(`pod ${ns.name}/${pod} has no containers`);
   return first;
-}
-
-export interface LogOptions {
-  container?: string;
-  /** The logs of the previous (restarted) container instance. */
-  previous?: boolean;
-  tailLines?: number;
-}
-
-/** A container's log as text, Secret values scrubbed. */
-export async function podLogs(ns: TestNamespace, pod: string, options: LogOptions = {}): Promise<string> {
-  const text = await ns.kube.core.readNamespacedPodLog({
-    name: pod,
-    namespace: ns.name,
-    container: options.container,
-    previous: options.previous,
-    tailLines: options.tailLines,
-  });
-  return redactor.scrub(typeof text === "string" ? text : String(text));
 }
 
 /** An HTTP answer as seen by curl inside the cluster; `status` is 0 when no HTTP answer came back. */

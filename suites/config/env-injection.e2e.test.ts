@@ -7,7 +7,8 @@
  *   report (the file's last test searches it).
  * Not covered: updates (update-propagation), files (volume-layout), envFrom.secretRef, prefixes.
  * Serial or disruptive: no; everything lives in the test's namespace.
- * On purpose: see the closing note of issue 4 (a wrong expected value, and a raw attachment of a value).
+ * On purpose (each made to fail once by a temporary edit): a wrong expected value; a raw attachment of a
+ *   Secret value (caught by the leak scan).
  */
 
 import { config } from "../../helpers/framework/config.ts";
@@ -18,7 +19,8 @@ import { waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { assertNoSecretLeaks, secretValue } from "../../helpers/manifests/leaks.ts";
 import { podReady } from "../../helpers/observe/conditions.ts";
-import { envDigest, sha256, shell } from "../../helpers/traffic/container-view.ts";
+import { envDigest, sha256 } from "../../helpers/traffic/container-view.ts";
+import { shell } from "../../helpers/traffic/exec.ts";
 
 const MANIFESTS = "config/env-injection";
 

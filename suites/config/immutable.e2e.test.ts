@@ -6,7 +6,7 @@
  * Not covered: immutable Secrets (same rule), deleting and recreating an immutable ConfigMap, the kubelet
  *   no longer watching immutable objects.
  * Serial or disruptive: no; everything lives in the test's namespace.
- * On purpose: see the closing note of issue 4 (immutable: false in the manifest).
+ * On purpose (made to fail once by a temporary edit): immutable: false in the manifest.
  */
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import type { TestNamespace } from "../../helpers/framework/fixtures.ts";

@@ -6,9 +6,9 @@
  *   and the env var MUST be absent (not empty) in the container. No Secret value may reach the report.
  * Not covered: a missing Secret (as opposed to a missing key), missing ConfigMap keys, volumes of missing Secrets.
  * Serial or disruptive: no; everything lives in the test's namespace.
- * On purpose: see the closing note of issue 4 (the twins' expectations swapped).
+ * On purpose (made to fail once by a temporary edit): the twins' expectations swapped.
  */
-import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import { config } from "../../helpers/framework/config.ts";
 import type { TestNamespace } from "../../helpers/framework/fixtures.ts";
 import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
@@ -18,6 +18,7 @@ import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { assertNoSecretLeaks } from "../../helpers/manifests/leaks.ts";
 import { podReady, showPod } from "../../helpers/observe/conditions.ts";
+import { podEvents } from "../../helpers/observe/events.ts";
 import { envDigest } from "../../helpers/traffic/container-view.ts";
 
 const MANIFESTS = "config/missing-key";
@@ -32,20 +33,7 @@ function podWaiting(ns: TestNamespace, reason: string) {
   };
 }
 
-function podEvents(ns: TestNamespace) {
-  return {
-    observe: async () =>
-      (
-        await ns.kube.core.listNamespacedEvent({
-          namespace: ns.name,
-          fieldSelector: "involvedObject.kind=Pod,involvedObject.name=reader",
-        })
-      ).items,
-    ok: (events: CoreV1Event[]) =>
-      events.some((e) => e.reason === "Failed" && /couldn't find key password/.test(e.message ?? "")),
-    show: (events: CoreV1Event[]) => events.map((e) => `${e.type} ${e.reason}: ${e.message}`).join("; ") || "no events",
-  };
-}
+const KEY_MISSING = [{ reason: "Failed", message: "couldn't find key password" }];
 
 describe.concurrent("Config: Secret keys that do not exist", () => {
   test("should keep the container in CreateContainerConfigError when the key is not optional", async ({ ns }) => {
@@ -63,7 +51,11 @@ describe.concurrent("Config: Secret keys that do not exist", () => {
       ),
     );
     const events = await step("assert: an event of the pod names the missing key and the Secret", () =>
-      waitFor(`a Failed event of pod ${ns.name}/reader says the key password is missing`, podEvents(ns), T.podStart),
+      waitFor(
+        `a Failed event of pod ${ns.name}/reader says the key password is missing`,
+        podEvents(ns, "reader", KEY_MISSING),
+        T.podStart,
+      ),
     );
     const failed = events.find((e) => e.reason === "Failed")?.message ?? "";
     expect(failed, "the kubelet's Failed event").toContain(`couldn't find key password in Secret ${ns.name}/partial`);

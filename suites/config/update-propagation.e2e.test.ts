@@ -9,7 +9,8 @@
  * Not covered: optional volumes created or deleted later, projected volumes, binary data, the kubelet's
  *   configMapAndSecretChangeDetectionStrategy (the delay is measured, whatever the strategy).
  * Serial or disruptive: no; everything lives in the test's namespace. Slow by nature (about 1-2 min).
- * On purpose: see the closing note of issue 4 (expecting the env var to change; a too-short deadline).
+ * On purpose (each made to fail once by a temporary edit): expecting the env var to change; a too-short
+ *   deadline.
  */
 
 import { config } from "../../helpers/framework/config.ts";
@@ -22,14 +23,8 @@ import { apply } from "../../helpers/manifests/apply.ts";
 import { assertNoSecretLeaks, secretValue } from "../../helpers/manifests/leaks.ts";
 import { deploymentAvailable, podsReady } from "../../helpers/observe/conditions.ts";
 import { restartRollout } from "../../helpers/observe/rollout.ts";
-import {
-  envDigest,
-  fileDigest,
-  sha256,
-  shell,
-  showLayout,
-  volumeLayout,
-} from "../../helpers/traffic/container-view.ts";
+import { envDigest, fileDigest, sha256, showLayout, volumeLayout } from "../../helpers/traffic/container-view.ts";
+import { shell } from "../../helpers/traffic/exec.ts";
 
 const V1 = "config/update-propagation";
 const V2 = "config/update-propagation/v2";

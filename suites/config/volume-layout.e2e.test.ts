@@ -7,7 +7,7 @@
  * Not covered: updates (update-propagation), per-item modes and paths, fsGroup ownership, ConfigMap volumes
  *   (same writer; update-propagation reads one).
  * Serial or disruptive: no; everything lives in the test's namespace.
- * On purpose: see the closing note of issue 4 (a wrong expected mode).
+ * On purpose (made to fail once by a temporary edit): a wrong expected mode.
  */
 
 import { config } from "../../helpers/framework/config.ts";
@@ -18,14 +18,8 @@ import { waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { assertNoSecretLeaks, secretValuesIn } from "../../helpers/manifests/leaks.ts";
 import { podReady } from "../../helpers/observe/conditions.ts";
-import {
-  fileDigest,
-  sha256,
-  shell,
-  showLayout,
-  TIMESTAMPED_DIR,
-  volumeLayout,
-} from "../../helpers/traffic/container-view.ts";
+import { fileDigest, sha256, showLayout, TIMESTAMPED_DIR, volumeLayout } from "../../helpers/traffic/container-view.ts";
+import { shell } from "../../helpers/traffic/exec.ts";
 
 const MANIFESTS = "config/volume-layout";
 const MOUNT = "/etc/secrets";

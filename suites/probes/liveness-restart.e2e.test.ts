@@ -21,12 +21,12 @@ import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
+import { podEvents } from "../../helpers/observe/events.ts";
 import {
   containerRunning,
   kubeletAllowanceS,
   LIVENESS_RESTART_EVENTS,
   livenessDelaySeconds,
-  podEvents,
   probesSabotage,
   probeTiming,
   RestartCounter,

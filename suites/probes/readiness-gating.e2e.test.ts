@@ -22,7 +22,7 @@ import { apply } from "../../helpers/manifests/apply.ts";
 import { showPod } from "../../helpers/observe/conditions.ts";
 import { sameAddresses, serviceEndpoints } from "../../helpers/observe/endpointslices.ts";
 import { containerStatus, probesSabotage, restartsOf } from "../../helpers/observe/probe-evidence.ts";
-import { exec, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
+import { httpAnswers, httpGet, shell, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
 
 const SABOTAGE = probesSabotage();
 const READY_FILE = "/usr/share/nginx/html/ready";
@@ -31,8 +31,7 @@ const PERIOD_MS = 1000; // readinessProbe.periodSeconds in manifests/probes/read
 /** Writes the pod's own name into /ready (so a GET through the Service says which pod answered), or removes it. */
 async function setReady(ns: TestNamespace, pod: string, ready: boolean): Promise<void> {
   const script = ready ? `hostname > ${READY_FILE}` : `rm -f ${READY_FILE}`;
-  const result = await exec(ns, pod, ["sh", "-c", script]);
-  expect(result.exitCode, `${script} in ${ns.name}/${pod}: ${result.stderr}`).toBe(0);
+  await shell(ns, pod, script);
 }
 
 describe.concurrent("Probing container: readiness gating Service endpoints", () => {

@@ -22,12 +22,12 @@ import { T } from "../../helpers/framework/timeouts.ts";
 import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { sameAddresses, serviceEndpoints } from "../../helpers/observe/endpointslices.ts";
+import { podEvents } from "../../helpers/observe/events.ts";
 import {
   containerCheck,
   containerStatus,
   kubeletAllowanceS,
   LIVENESS_RESTART_EVENTS,
-  podEvents,
   probesSabotage,
   probeTiming,
   RestartCounter,
@@ -35,7 +35,7 @@ import {
   restartWindow,
   secondsBetween,
 } from "../../helpers/observe/probe-evidence.ts";
-import { exec, httpAnswers, startHttpClient } from "../../helpers/traffic/exec.ts";
+import { httpAnswers, shell, startHttpClient } from "../../helpers/traffic/exec.ts";
 
 const SABOTAGE = probesSabotage();
 const START_S = 5;
@@ -43,8 +43,7 @@ const PERIOD_MS = 1000; // periodSeconds of all three probes in manifests/probes
 const HTML = "/usr/share/nginx/html";
 
 async function sh(ns: TestNamespace, script: string): Promise<void> {
-  const result = await exec(ns, "app", ["sh", "-c", script]);
-  expect(result.exitCode, `${script} in ${ns.name}/app: ${result.stderr}`).toBe(0);
+  await shell(ns, "app", script);
 }
 
 describe.concurrent("Probing container: startup, liveness and readiness together", () => {

@@ -8,10 +8,10 @@ import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
+import { podEvents } from "../../helpers/observe/events.ts";
 import {
   LIVENESS_RESTART_EVENTS,
   lastKillAfterSeconds,
-  podEvents,
   type RestartCounter,
   type RestartWindow,
   restartsOf,

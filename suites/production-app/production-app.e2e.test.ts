@@ -18,7 +18,7 @@
  * Requires: 3 Ready schedulable nodes for the placement test (else skipped with the reason). Requests from this host go only to node
  *   addresses inside the node network the test bed publishes (helpers/traffic/node-access.ts); elsewhere that test is
  *   skipped with the reason.
- * On purpose (each seen failing once, see the report of issue 5): limits equal to requests in
+ * On purpose (each made to fail once by a temporary edit): limits equal to requests in
  *   30-deployment.yaml → "pods whose status.qosClass is not Burstable" lists 3 Guaranteed pods; no preStop and
  *   terminationGracePeriodSeconds 0 → FailedRequestsError naming each outage (connection refused); a NodePort
  *   Service selecting no pods → timeouts naming the node URL and "ECONNREFUSED"; a pod-template annotation
