@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import {
   type EvictionPlan,
+  nodeMemoryFacts,
   OVERHEAD_MI,
   parseConfigz,
   planEviction,
@@ -28,6 +29,32 @@ test("parseConfigz reads the memory settings", () => {
   });
   expect(parseConfigz(JSON.parse(text))).toEqual(parseConfigz(text)); // client-node may hand it over parsed
   expect(() => parseConfigz("{}")).toThrow(/no kubeletconfig/);
+});
+
+test("nodeMemoryFacts: allocatable, threshold, working set, and requests of pods still running", () => {
+  const facts = nodeMemoryFacts({
+    node: { status: { capacity: { memory: "10Gi" }, allocatable: { memory: "1536Mi" } } },
+    configz: { kubeletconfig: { evictionHard: { "memory.available": "10%" }, enforceNodeAllocatable: ["pods"] } },
+    summary: { node: { systemContainers: [{ name: "pods", memory: { workingSetBytes: 7 } }] } },
+    podsOnNode: [
+      {
+        spec: { containers: [{ name: "a", resources: { requests: { memory: "64Mi" } } }] },
+        status: { phase: "Running" },
+      },
+      {
+        spec: { containers: [{ name: "b", resources: { requests: { memory: "1Gi" } } }] },
+        status: { phase: "Failed" },
+      },
+    ],
+  });
+  expect(facts).toMatchObject({
+    allocatableBytes: 1536 * MiB,
+    thresholdBytes: GiB,
+    podsWorkingSetBytes: 7,
+    enforceNodeAllocatable: ["pods"],
+    requestedBytes: 64 * MiB,
+  });
+  expect(facts.configz).toContain("memory.available 10%");
 });
 
 test("thresholdBytes: a quantity or a share of capacity", () => {

@@ -9,7 +9,8 @@
  * pods using more than their memory request first, then by priority, then by how far usage exceeds request.
  */
 
-import { parseQuantity } from "./qos.ts";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import { memoryRequestOf, parseQuantity } from "./qos.ts";
 
 const MiB = 2 ** 20;
 
@@ -64,6 +65,29 @@ export interface NodeMemoryFacts {
   enforceNodeAllocatable: string[];
   /** Sum of the memory requests of the pods already on the node. */
   requestedBytes: number;
+}
+
+/** The facts from the node object, its configz and stats/summary answers, and the pods bound to it. */
+export function nodeMemoryFacts(from: {
+  node: V1Node;
+  configz: unknown;
+  summary: unknown;
+  podsOnNode: readonly V1Pod[];
+}): NodeMemoryFacts & { configz: string } {
+  const settings = parseConfigz(from.configz);
+  const capacity = parseQuantity(String(from.node.status?.capacity?.memory ?? ""));
+  const requestedBytes = from.podsOnNode
+    .filter((p) => p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed")
+    .flatMap((p) => (p.spec?.containers ?? []).map((c) => memoryRequestOf(p, c.name)))
+    .reduce((a, b) => a + b, 0);
+  return {
+    allocatableBytes: parseQuantity(String(from.node.status?.allocatable?.memory ?? "")),
+    thresholdBytes: settings.memoryAvailable === undefined ? 0 : thresholdBytes(settings.memoryAvailable, capacity),
+    podsWorkingSetBytes: podsWorkingSet(from.summary),
+    enforceNodeAllocatable: settings.enforceNodeAllocatable,
+    requestedBytes,
+    configz: `evictionHard memory.available ${settings.memoryAvailable ?? "unset"}, enforceNodeAllocatable [${settings.enforceNodeAllocatable.join(", ")}], systemReserved memory ${settings.systemReserved ?? "unset"}, kubeReserved memory ${settings.kubeReserved ?? "unset"}`,
+  };
 }
 
 /** One pod of the plan: its request and limit (null: none) and how much it writes into its memory volume. */

@@ -34,14 +34,11 @@ import { podReady } from "../../helpers/observe/conditions.ts";
 import {
   type EvictionPlan,
   type NodeMemoryFacts,
+  nodeMemoryFacts,
   OVERHEAD_MI,
-  parseConfigz,
   planEviction,
-  podsWorkingSet,
   podWorkingSets,
-  thresholdBytes,
 } from "../../helpers/observe/eviction.ts";
-import { memoryRequestOf, parseQuantity } from "../../helpers/observe/qos.ts";
 import { exec } from "../../helpers/traffic/exec.ts";
 
 const NODE_LABEL = "k8s-ops-conformance/memory-pressure=true";
@@ -85,24 +82,12 @@ async function pressureNode(ctx: SkipContext): Promise<string> {
 
 /** The node's memory figures: configz, allocatable, the pods' working set, and what pods there request. */
 async function nodeFacts(kube: Kube, name: string): Promise<NodeMemoryFacts & { configz: string }> {
-  const node = await kube.core.readNode({ name });
-  const configText = await kube.core.connectGetNodeProxyWithPath({ name, path: "configz" });
-  const settings = parseConfigz(configText);
-  const capacity = parseQuantity(String(node.status?.capacity?.memory ?? ""));
-  const summary = await kube.core.connectGetNodeProxyWithPath({ name, path: "stats/summary" });
-  const pods = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` });
-  const requestedBytes = pods.items
-    .filter((p) => p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed")
-    .flatMap((p) => (p.spec?.containers ?? []).map((c) => memoryRequestOf(p, c.name)))
-    .reduce((a, b) => a + b, 0);
-  return {
-    allocatableBytes: parseQuantity(String(node.status?.allocatable?.memory ?? "")),
-    thresholdBytes: settings.memoryAvailable === undefined ? 0 : thresholdBytes(settings.memoryAvailable, capacity),
-    podsWorkingSetBytes: podsWorkingSet(summary),
-    enforceNodeAllocatable: settings.enforceNodeAllocatable,
-    requestedBytes,
-    configz: `evictionHard memory.available ${settings.memoryAvailable ?? "unset"}, enforceNodeAllocatable [${settings.enforceNodeAllocatable.join(", ")}], systemReserved memory ${settings.systemReserved ?? "unset"}, kubeReserved memory ${settings.kubeReserved ?? "unset"}`,
-  };
+  return nodeMemoryFacts({
+    node: await kube.core.readNode({ name }),
+    configz: await kube.core.connectGetNodeProxyWithPath({ name, path: "configz" }),
+    summary: await kube.core.connectGetNodeProxyWithPath({ name, path: "stats/summary" }),
+    podsOnNode: (await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` })).items,
+  });
 }
 
 function planTable(plan: EvictionPlan): string {
