@@ -31,12 +31,13 @@ function showStat(v: CgroupView): string {
   return `nr_periods ${v.periods}, nr_throttled ${v.throttled}, usage ${(v.usageUs / 1e6).toFixed(2)}s`;
 }
 
-/** The container's cgroup now; an exec that times out on a busy node counts as no new reading, not as an answer. */
+/** The container's cgroup now; an exec answer lost on a busy node counts as no new reading, not as an answer. */
 async function latest(ns: TestNamespace, previous: CgroupView): Promise<CgroupView> {
   try {
     return await cgroupView(ns, "cpu-burner");
   } catch (error) {
-    if ((error as Error).name === "ExecTimeoutError") return previous;
+    // a lost exec answer (timeout, or exit 0 with no output at all) on a loaded node: read again next poll
+    if ((error as Error).name === "ExecTimeoutError" || /version is "undefined"/.test(String(error))) return previous;
     throw error;
   }
 }
