@@ -23,6 +23,7 @@ export async function attach(name: string, content: string, contentType = "text/
     "text/markdown": "md",
   };
   const fileExtension = extensions[contentType] ?? "txt";
+  if (process.env.VITEST === undefined) return; // the CLI (e.g. deploying canaries) has no report to attach to
   await allure.attachment(redactor.scrub(name), redactor.scrub(content), { contentType, fileExtension });
 }
 

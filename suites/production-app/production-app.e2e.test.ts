@@ -30,7 +30,7 @@
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import { config } from "../../helpers/framework/config.ts";
-import { describe, expect, type TestNamespace, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, type TestNamespace, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, step } from "../../helpers/framework/report.ts";
 import { formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
@@ -51,6 +51,8 @@ import {
   summarize,
   versionSegments,
 } from "../../helpers/traffic/prober.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const APP = "production-app";
 const V1 = { answer: "Hello from Production App v1.0", version: "v1.0" };

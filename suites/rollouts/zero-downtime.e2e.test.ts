@@ -26,7 +26,7 @@
  */
 
 import { config, parseBoolean } from "../../helpers/framework/config.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, log, step } from "../../helpers/framework/report.ts";
 import { formatDuration, T } from "../../helpers/framework/timeouts.ts";
@@ -58,6 +58,8 @@ import {
   summarize,
 } from "../../helpers/traffic/prober.ts";
 import { attachRolloutPicture } from "../../helpers/traffic/rollout-picture.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const SELECTOR = "app=web";
 const ROLLING = "{type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}";
