@@ -36,13 +36,46 @@ export async function clusterNodes(): Promise<string[]> {
 export function kindConfig(): string {
   // Three schedulable nodes like the clusters our users accept: the control plane keeps no taint.
   // failCgroupV1: false is a no-op on 1.34 (its default) and keeps cgroup v1 hosts working on 1.35+.
+  //
+  // The second worker is the memory-pressure node (label k8s-ops-conformance/memory-pressure=true) for the
+  // eviction scenario: its kubelet reserves all but 3 GiB of the host's memory (systemReserved), caps its
+  // pods' cgroup there (enforceNodeAllocatable: pods), and evicts once less than 1.5 GiB of that is left
+  // (evictionHard memory.available, which the kubelet also applies to allocatable). So pods see 1.5 GiB
+  // allocatable, 1.5 GiB of allocation puts the node under pressure well before the kernel's cap, and
+  // however much its pods try to allocate, they can never take more than 3 GiB of this machine. kind's own evictionHard
+  // disk values (0%) are repeated because the flag replaces the whole map. Worker kubelets take their
+  // configuration from the cluster, so the settings are flags (kubeletExtraArgs) on that node only.
+  const podsCapMi = 3072;
+  const thresholdMi = 1536;
+  let hostMi = 0;
+  try {
+    const kib = /^MemTotal:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];
+    hostMi = Math.floor(Number(kib ?? 0) / 1024);
+  } catch {
+    // not Linux: no memory-pressure node (the eviction scenario skips, saying why)
+  }
+  const pressureWorker =
+    hostMi >= 2 * podsCapMi
+      ? `  - role: worker
+    labels:
+      k8s-ops-conformance/memory-pressure: "true"
+    kubeadmConfigPatches:
+      - |
+        kind: JoinConfiguration
+        nodeRegistration:
+          kubeletExtraArgs:
+            system-reserved: "memory=${hostMi - podsCapMi}Mi"
+            enforce-node-allocatable: "pods"
+            eviction-hard: "memory.available<${thresholdMi}Mi,nodefs.available<0%,nodefs.inodesFree<0%,imagefs.available<0%"
+            eviction-pressure-transition-period: "30s"
+`
+      : "  - role: worker\n";
   return `kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
 nodes:
   - role: control-plane
   - role: worker
-  - role: worker
-kubeadmConfigPatches:
+${pressureWorker}kubeadmConfigPatches:
   - |
     kind: InitConfiguration
     nodeRegistration:

@@ -19,6 +19,8 @@ export async function attach(name: string, content: string, contentType = "text/
     "application/yaml": "yaml",
     "application/json": "json",
     "image/svg+xml": "svg",
+    "text/html": "html",
+    "text/markdown": "md",
   };
   const fileExtension = extensions[contentType] ?? "txt";
   if (process.env.VITEST === undefined) return; // the CLI (e.g. deploying canaries) has no report to attach to

@@ -39,6 +39,16 @@ export const BASE_TIMEOUTS = {
    */
   volumeBind: 120_000,
   /**
+   * A busy container's cgroup shows enough cpu enforcement periods to judge throttling (50 periods of 100 ms
+   * are 5 s; the rest is slack for a busy node).
+   */
+  cpuThrottleEvidence: 60_000,
+  /**
+   * Node memory pressure: the kubelet notices it (housekeeping every 10 s), evicts one pod per pass and waits
+   * for it to be gone before the next; and MemoryPressure clears after evictionPressureTransitionPeriod.
+   */
+  memoryPressure: 180_000,
+  /**
    * The largest pause allowed between two request starts of one prober in a checked window (prober.ts
    * assertCoverage). Below the 300 ms outage the zero-downtime checks claim to catch; the probers keep a
    * 5 ms timetable, so this is slack for a busy 2-core machine, not the resolution.
