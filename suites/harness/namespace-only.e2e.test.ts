@@ -7,8 +7,10 @@
  * Serial or disruptive: no.
  * On purpose: reading another namespace name (e.g. `${ns.name}-x`) fails with "phase undefined" (404 seen).
  */
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability } from "../../helpers/framework/report.ts";
+
+podSecurity("baseline"); // root images (busybox), no host access
 
 describe.concurrent("Harness: one scenario's own cost", () => {
   test("should hand the scenario an Active namespace of its own", async ({ ns }) => {

@@ -12,7 +12,7 @@
  *   the wait for throttling times out showing the last cpu.stat seen.
  */
 
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, log, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -21,6 +21,8 @@ import { apply } from "../../helpers/manifests/apply.ts";
 import { containerRunning, containerStatus, showContainer } from "../../helpers/observe/probe-evidence.ts";
 import { resourcesSabotage } from "../../helpers/observe/qos.ts";
 import { type CgroupView, cgroupView } from "../../helpers/traffic/cgroup-view.ts";
+
+podSecurity("baseline"); // root images (busybox), no host access
 
 const SABOTAGE = resourcesSabotage();
 const LIMIT_MILLIS = 100;

@@ -22,7 +22,7 @@
  */
 
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { Kube } from "../../helpers/framework/kube.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { attach, capability, log, step } from "../../helpers/framework/report.ts";
@@ -40,6 +40,8 @@ import {
   podWorkingSets,
 } from "../../helpers/observe/eviction.ts";
 import { exec } from "../../helpers/traffic/exec.ts";
+
+podSecurity("baseline"); // root images (busybox), no host access
 
 const NODE_LABEL = "k8s-ops-conformance/memory-pressure=true";
 const PODS = ["pressure-besteffort", "pressure-burstable", "pressure-guaranteed"] as const;

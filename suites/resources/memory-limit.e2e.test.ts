@@ -14,7 +14,7 @@
  *   exit 137 times out showing the container's state.
  */
 
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability, log, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
@@ -27,6 +27,8 @@ import {
   showContainer,
 } from "../../helpers/observe/probe-evidence.ts";
 import { resourcesSabotage } from "../../helpers/observe/qos.ts";
+
+podSecurity("baseline"); // root images (busybox), no host access
 
 const SABOTAGE = resourcesSabotage();
 const SIGKILL_EXIT = 137;

@@ -19,7 +19,7 @@
  */
 
 import type { V1Pod } from "@kubernetes/client-node";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { isNotFound } from "../../helpers/framework/kube.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { attach, capability, log, step } from "../../helpers/framework/report.ts";
@@ -39,6 +39,8 @@ import {
 import { cgroupView } from "../../helpers/traffic/cgroup-view.ts";
 import { TESTBED_CONFIGMAP } from "../../helpers/traffic/prober.ts";
 import { type QosRow, qosTableHtml, qosTableMarkdown } from "../../helpers/traffic/qos-table.ts";
+
+podSecurity("baseline"); // root images (busybox), no host access
 
 const SABOTAGE = resourcesSabotage();
 const PODS: Array<{ pod: string; qos: QosClass }> = [

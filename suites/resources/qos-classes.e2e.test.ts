@@ -13,10 +13,12 @@
  *   pitfall, Burstable for limits only), so every test fails naming the class the API reported.
  */
 
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability, log, step } from "../../helpers/framework/report.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { type QosClass, resourcesOf, resourcesSabotage } from "../../helpers/observe/qos.ts";
+
+podSecurity("baseline"); // root images (busybox), no host access
 
 const SABOTAGE = resourcesSabotage();
 

@@ -13,7 +13,7 @@
  * On purpose: KOC_STORAGE_SABOTAGE=1 starts the consumer pod before the Pending hold, so the claim binds
  *   inside the window and the hold is violated.
  */
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability, log, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
@@ -22,6 +22,8 @@ import { requireStorageClass } from "../../helpers/manifests/prereq.ts";
 import { podReady } from "../../helpers/observe/conditions.ts";
 import { claimEvent, claimPhase, volumeGone, volumePhase } from "../../helpers/observe/volumes.ts";
 import { deletePodThenClaim, newMarker, storageSabotage, writeFile } from "./node-data.ts";
+
+podSecurity("baseline"); // root images (busybox), no host access
 
 const SABOTAGE = storageSabotage();
 const M = "storage/dynamic-provisioning";

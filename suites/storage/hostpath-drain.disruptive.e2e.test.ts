@@ -13,7 +13,7 @@
  *   the pod), so the test fails naming the node the replacement ran on; A is still uncordoned afterwards.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -24,6 +24,8 @@ import { cordon, uncordon } from "../../helpers/manifests/nodes.ts";
 import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
 import { deploymentAvailable, isPodReady, showPod } from "../../helpers/observe/conditions.ts";
 import { newMarker, showView, startPodOn, storageSabotage, viewFile, writeFile } from "./node-data.ts";
+
+podSecurity("privileged"); // hostPath volumes on the nodes
 
 const SABOTAGE = storageSabotage();
 const FILE = "/data/marker";

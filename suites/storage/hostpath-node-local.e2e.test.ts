@@ -12,11 +12,13 @@
  * On purpose: KOC_STORAGE_SABOTAGE=1 places the "node B" pod on node A as well, so it finds the marker and
  *   the test fails naming the node and the content it saw.
  */
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { hostDirRemovedAfterTest } from "../../helpers/manifests/host-path.ts";
 import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
 import { deletePod, newMarker, showView, startPodOn, storageSabotage, viewFile, writeFile } from "./node-data.ts";
+
+podSecurity("privileged"); // hostPath volumes on the nodes
 
 const POD = "storage/hostpath/pod.yaml";
 const SABOTAGE = storageSabotage();

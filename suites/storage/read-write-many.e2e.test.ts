@@ -15,7 +15,7 @@
  *   fails naming each node whose pod did not see the others' files. The hostPath directories are removed.
  */
 import { config } from "../../helpers/framework/config.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, log, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -35,6 +35,8 @@ import {
   viewFile,
   writeFile,
 } from "./node-data.ts";
+
+podSecurity("privileged"); // hostPath volumes on the nodes
 
 const SABOTAGE = storageSabotage();
 const M = "storage/read-write-many";

@@ -17,7 +17,7 @@
  *   makes the "unsatisfiable" claim fit (it binds: hold violated), and gives the retained volume reclaim
  *   policy Delete (it does not stay Released: it becomes Failed or is deleted).
  */
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -35,6 +35,8 @@ import {
   viewFile,
   writeFile,
 } from "./node-data.ts";
+
+podSecurity("privileged"); // hostPath volumes on the nodes
 
 const SABOTAGE = storageSabotage();
 const M = "storage/static-binding";
