@@ -32,7 +32,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["helpers/**/*.test.ts", "bin/**/*.test.ts"],
+          include: ["helpers/**/*.test.ts", "bin/**/*.test.ts", "testbed/**/*.test.ts"],
           exclude: ["**/*.e2e.test.ts", "**/node_modules/**"],
         },
       },

@@ -26,6 +26,7 @@ import type { TestNamespace } from "../framework/namespace.ts";
 import { log } from "../framework/report.ts";
 import { formatDuration, T } from "../framework/timeouts.ts";
 import { waitFor } from "../framework/wait.ts";
+import { ipInCidr } from "./cidr.ts";
 import { exec } from "./exec.ts";
 import { freshGet } from "./host-http.ts";
 
@@ -386,23 +387,6 @@ export async function testbedNodeNetwork(kube: Kube): Promise<string | undefined
     if (isNotFound(error)) return undefined;
     throw error;
   }
-}
-
-function ipv4ToNumber(ip: string): number | undefined {
-  const parts = ip.split(".");
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined;
-  return parts.reduce((n, p) => n * 256 + Number(p), 0);
-}
-
-/** True when IPv4 `ip` lies inside `cidr` (e.g. 172.19.0.0/16). Anything unparsable is outside. */
-export function ipInCidr(ip: string, cidr: string): boolean {
-  const [base = "", bitsText = ""] = cidr.split("/");
-  const bits = Number(bitsText);
-  const address = ipv4ToNumber(ip);
-  const network = ipv4ToNumber(base);
-  if (address === undefined || network === undefined || !/^\d+$/.test(bitsText) || bits > 32) return false;
-  const size = 2 ** (32 - bits);
-  return Math.floor(address / size) === Math.floor(network / size);
 }
 
 /** Refuses (throws) unless every address is inside the test bed's published node network. */

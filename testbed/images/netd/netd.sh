@@ -4,6 +4,7 @@
 #   - writes the CNI config: ptp veth pairs + host-local IPAM from the node's spec.podCIDR
 #   - routes every other node's podCIDR via that node's InternalIP (all nodes share one L2 network)
 #   - masquerades pod traffic leaving the pod network
+#   - makes the Service CIDR unreachable where kube-proxy has not rewritten the address (below)
 # and re-applies this whenever the node list changes (kubectl watch).
 # env: NODE_NAME, POD_SUBNET, CONTROL_PLANE_ENDPOINT (host:port, patched in by kind)
 set -u
@@ -53,8 +54,28 @@ masquerade() {
   iptables -t nat -A TESTBED-MASQ -s "$POD_SUBNET" -j MASQUERADE
 }
 
+# kube-proxy rewrites a ClusterIP before routing. Where its rules are missing (a broken node), a pod's
+# packet to a ClusterIP would follow the default route off the node; the Service CIDR is routed to
+# "unreachable" instead (table 60), so the sender fails at once. The node's own processes keep the main
+# table (rule "iif lo"): kube-proxy rewrites their packets only after a route lookup that must succeed.
+SVC_TABLE=60
+unreachable_services() {
+  local cidrs c
+  cidrs=$(kubectl get servicecidrs -o jsonpath='{range .items[*]}{.spec.cidrs[*]}{" "}{end}') || return 1
+  [ -n "${cidrs// /}" ] || return 1
+  for c in $cidrs; do
+    case $c in *:*) continue ;; esac
+    ip route show table "$SVC_TABLE" | grep -q "^unreachable $c" || ip route replace unreachable "$c" table "$SVC_TABLE"
+    ip rule show pref 60 | grep -q "to $c iif lo lookup main" || ip rule add pref 60 to "$c" iif lo lookup main
+    if ! ip rule show pref 61 | grep -q "to $c lookup $SVC_TABLE"; then
+      ip rule add pref 61 to "$c" lookup "$SVC_TABLE" && log "Service CIDR $c unreachable unless kube-proxy rewrote it"
+    fi
+  done
+}
+
 reconcile() {
   local nodes name cidr ip
+  unreachable_services || log "cannot read the ServiceCIDRs yet"
   nodes=$(kubectl get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}') || return 1
   while read -r name cidr ip; do
     [ -n "$name" ] && [ -n "$cidr" ] && [ -n "$ip" ] || continue

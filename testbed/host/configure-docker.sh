@@ -1,32 +1,19 @@
 #!/usr/bin/env bash
-# Make sure a Docker engine that can run kind's privileged nodes is up on this host.
-# - installs Debian's docker.io (and the tools the build needs) when missing
+# Prepare this host's Docker engine for kind's privileged nodes. Run only when cluster:up decided it
+# may (no engine at all, or --prepare-host), after it said what changes:
 # - installs runc-capfilter as dockerd's default runtime (drops capabilities missing from the host's
 #   bounding set, e.g. CAP_SYS_RESOURCE, which plain runc cannot apply to --privileged containers)
-# - starts dockerd when no engine answers; restarts it when it runs without the wrapper
+# - writes /etc/docker/daemon.json (the previous one is kept as daemon.json.before-k8s-ops-conformance)
+# - starts dockerd, or restarts it when it runs
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 log() { echo "[docker] $*"; }
-need_pkgs=()
-command -v dockerd >/dev/null || need_pkgs+=(docker.io)
-command -v jq >/dev/null || need_pkgs+=(jq)
-command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
-[ -x /bin/busybox ] && busybox --help 2>/dev/null | grep -q 'statically linked' || [ -f /usr/share/doc/busybox-static/copyright ] || need_pkgs+=(busybox-static)
-[ -x /usr/bin/catatonit ] || need_pkgs+=(catatonit)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-  log "installing ${need_pkgs[*]}"
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null
-fi
 install -D -m 0755 "$HERE/runc-capfilter" /usr/local/sbin/runc-capfilter
 if ! cmp -s "$HERE/daemon.json" /etc/docker/daemon.json 2>/dev/null; then
+  [ -f /etc/docker/daemon.json ] && cp -p /etc/docker/daemon.json /etc/docker/daemon.json.before-k8s-ops-conformance
   install -D -m 0644 "$HERE/daemon.json" /etc/docker/daemon.json
-  changed=1
 fi
 running() { docker info >/dev/null 2>&1; }
-if running && [ "$(docker info -f '{{.DefaultRuntime}}')" = runc-capfilter ] && [ -z "${changed:-}" ]; then
-  log "engine up, default runtime runc-capfilter"; exit 0
-fi
 D=$(pgrep -x dockerd || true)
 if [ -n "$D" ]; then
   log "restarting dockerd ($D) with the runtime wrapper"

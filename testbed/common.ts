@@ -1,0 +1,85 @@
+/**
+ * What every part of the test bed shares: its names, the build cache, logging, kubectl, and waiting.
+ * The jobs live beside it: lifecycle.ts (create, reuse, delete), build/local-images.ts (the local
+ * builds and their cache), host/ (the Docker engine, host sysctls, the hermetic network rules) and
+ * verify/ (the acceptance checks).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { $, chalk, ProcessOutput } from "zx";
+import { waitFor } from "../helpers/framework/wait.ts";
+
+$.verbose = false;
+$.quiet = true;
+
+export const TESTBED = dirname(fileURLToPath(import.meta.url));
+// KOC_TESTBED_NAME: a second test bed beside the default one (e.g. to try test bed changes while suites run)
+export const CLUSTER = process.env.KOC_TESTBED_NAME || "k8s-ops-conformance";
+export const CONTEXT = `kind-${CLUSTER}`;
+export const NETWORK = "kind";
+export const MANAGED = "app.kubernetes.io/managed-by=k8s-ops-conformance";
+export const CACHE = process.env.KOC_CACHE_DIR ?? join(homedir(), ".cache", "k8s-ops-conformance");
+export const IMAGES_CONFIGMAP = "k8s-ops-conformance-images";
+export const TESTBED_CONFIGMAP = "k8s-ops-conformance-testbed";
+
+export type Versions = Record<string, string>;
+/** local: everything built on this machine, hermetic; stock: kind's published images (GitHub runners). */
+export type Mode = "local" | "stock";
+
+export function readVersions(): Versions {
+  const text = readFileSync(join(TESTBED, "versions.env"), "utf8");
+  const out: Versions = {};
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+const started = Date.now();
+export function elapsed(): string {
+  return `${((Date.now() - started) / 1000).toFixed(0)}s`;
+}
+
+export function log(msg: string): void {
+  const s = ((Date.now() - started) / 1000).toFixed(0).padStart(4);
+  console.log(`${chalk.gray(`[cluster ${s}s]`)} ${msg}`);
+}
+
+export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  const result = await fn();
+  log(`${name} ${chalk.gray(`(${((Date.now() - t0) / 1000).toFixed(1)}s)`)}`);
+  return result;
+}
+
+export async function kubectlPath(): Promise<string> {
+  if (process.env.KOC_KUBECTL) return process.env.KOC_KUBECTL;
+  if ((await $`command -v kubectl`.nothrow()).exitCode === 0) return "kubectl";
+  const v = readVersions();
+  const built = join(CACHE, `kubernetes-${v.KUBERNETES_VERSION}`, "bin", "kubectl");
+  if (existsSync(built)) return built;
+  throw new Error("kubectl not found: install it or run `npm run cluster:up` once to build it");
+}
+
+export async function kubectl(...args: string[]): Promise<string> {
+  return (await $`${await kubectlPath()} --context ${CONTEXT} ${args}`).stdout;
+}
+
+/** The kind network's IPv4 subnet, e.g. 172.18.0.0/16. */
+export async function kindSubnet(): Promise<string> {
+  return (await $`docker network inspect ${NETWORK} -f ${"{{(index .IPAM.Config 0).Subnet}}"}`).stdout.trim();
+}
+
+/**
+ * Waits (the project's waitFor, 1 s apart) until `probe` returns true; whatever else it returns is shown
+ * as the last state seen. A failed command (kubectl, docker) is a state too (the object may not exist
+ * yet); any other error ends the wait at once.
+ */
+export async function until(what: string, timeoutMs: number, probe: () => Promise<string | true>): Promise<void> {
+  const observe = () =>
+    probe().catch((e: unknown) => (e instanceof ProcessOutput ? e.stderr.trim() || e.message : Promise.reject(e)));
+  await waitFor(what, { observe, ok: (r) => r === true, show: (r) => String(r) }, timeoutMs, { interval: 1000 });
+}

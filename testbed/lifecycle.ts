@@ -1,0 +1,206 @@
+/**
+ * The cluster's life: kind's configuration, creating the cluster, reusing a healthy one, deleting it,
+ * and what it publishes for the suites (kube-public ConfigMaps).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { $, chalk } from "zx";
+import { buildKey } from "./build/local-images.ts";
+import {
+  CACHE,
+  CLUSTER,
+  IMAGES_CONFIGMAP,
+  kindSubnet,
+  kubectl,
+  log,
+  MANAGED,
+  type Mode,
+  NETWORK,
+  phase,
+  TESTBED,
+  TESTBED_CONFIGMAP,
+  until,
+  type Versions,
+} from "./common.ts";
+
+export async function kindBinary(v: Versions): Promise<string> {
+  await $`bash ${join(TESTBED, "build/components.sh")} ${join(CACHE, "components")} kind`;
+  return join(CACHE, "components", `kind-${v.KIND_VERSION}`, "kind");
+}
+
+export async function clusterNodes(): Promise<string[]> {
+  const out = await $`docker ps -a --filter label=io.x-k8s.kind.cluster=${CLUSTER} --format {{.Names}}`.nothrow();
+  return out.stdout.split("\n").filter(Boolean).sort();
+}
+
+export function kindConfig(): string {
+  // Three schedulable nodes like the clusters our users accept: the control plane keeps no taint.
+  // failCgroupV1: false is a no-op on 1.34 (its default) and keeps cgroup v1 hosts working on 1.35+.
+  return `kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+  - role: control-plane
+  - role: worker
+  - role: worker
+kubeadmConfigPatches:
+  - |
+    kind: InitConfiguration
+    nodeRegistration:
+      taints: []
+  - |
+    kind: KubeletConfiguration
+    failCgroupV1: false
+`;
+}
+
+export async function networkExists(): Promise<boolean> {
+  return (await $`docker network inspect ${NETWORK}`.nothrow()).exitCode === 0;
+}
+
+/** The IPv4 `kind` network, made before kind so that kind reuses it; labelled so `down` knows it is ours. */
+export async function ensureNetwork(): Promise<void> {
+  if (await networkExists()) return;
+  await $`docker network create -d bridge --label ${MANAGED} -o com.docker.network.bridge.enable_ip_masquerade=true ${NETWORK}`;
+}
+
+export async function createCluster(kind: string, imageArgs: string[]): Promise<void> {
+  const cfg = join(CACHE, "kind-config.yaml");
+  mkdirSync(CACHE, { recursive: true });
+  writeFileSync(cfg, kindConfig());
+  await phase("kind create cluster", () =>
+    $`${kind} create cluster --name ${CLUSTER} ${imageArgs} --config ${cfg} --wait 0s`.quiet(false),
+  );
+}
+
+export async function waitHealthy(timeoutMs = 300_000): Promise<void> {
+  await until("3 Ready nodes", timeoutMs, async () => {
+    const out = await kubectl("get", "nodes", "--no-headers");
+    const lines = out.trim().split("\n").filter(Boolean);
+    const ready = lines.filter((l) => / Ready /.test(l)).length;
+    return ready === 3 && lines.length === 3 ? true : out.trim();
+  });
+  // Ready can be stale for 40 s after the nodes stopped (a host restart, a killed docker): every kubelet
+  // must have renewed its lease just now, and the control plane's own pods must be ready
+  await until("every kubelet renewed its lease in the last 20s", timeoutMs, async () => {
+    const out = await kubectl(
+      "-n",
+      "kube-node-lease",
+      "get",
+      "lease",
+      "-o",
+      'jsonpath={range .items[*]}{.metadata.name} {.spec.renewTime}{"\\n"}{end}',
+    );
+    const stale = out
+      .trim()
+      .split("\n")
+      .filter((l) => Date.now() - Date.parse(l.split(" ")[1] ?? "") > 20_000);
+    return stale.length === 0 ? true : `stale: ${stale.join(", ")}`;
+  });
+  await until("control plane pods ready", timeoutMs, async () => {
+    const out = await kubectl(
+      "-n",
+      "kube-system",
+      "get",
+      "pods",
+      "-l",
+      "tier=control-plane",
+      "-o",
+      'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}',
+    );
+    return out.includes("=") && !out.includes("=False") ? true : out.trim();
+  });
+  for (const [ns, deploy] of [
+    ["kube-system", "coredns"],
+    ["local-path-storage", "local-path-provisioner"],
+  ] as const) {
+    await until(`deployment ${ns}/${deploy} available`, timeoutMs, async () => {
+      const out = await kubectl(
+        "-n",
+        ns,
+        "get",
+        "deploy",
+        deploy,
+        "-o",
+        "jsonpath={.status.availableReplicas}/{.spec.replicas}",
+      );
+      const [a, want] = out.split("/");
+      return a && a === want ? true : `available ${out}`;
+    });
+  }
+}
+
+/**
+ * What the suites learn from the test bed itself: the refs of the images built here (kube-public/
+ * k8s-ops-conformance-images, key -> ref) and the node network (kube-public/k8s-ops-conformance-testbed),
+ * the only addresses outside the cluster that traffic from this machine may go to.
+ */
+export async function publishTestbedInfo(mode: Mode, workloads: Record<string, string> | undefined): Promise<void> {
+  const subnet = await kindSubnet();
+  const cm = (name: string, data: Record<string, string>) => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: "kube-public", labels: { "k8s-ops-conformance/testbed": "true" } },
+    data,
+  });
+  const items = [cm(TESTBED_CONFIGMAP, { nodeNetwork: subnet, cluster: CLUSTER, images: mode })];
+  if (workloads) items.push(cm(IMAGES_CONFIGMAP, workloads));
+  const file = join(CACHE, `testbed-configmaps-${CLUSTER}.json`);
+  writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+  await kubectl("apply", "-f", file);
+}
+
+/**
+ * An existing cluster is started if stopped and reused when healthy (true); an unhealthy one is deleted
+ * so that `up` creates it afresh (false); false as well when there is none.
+ */
+export async function reuseExisting(mode: Mode, v: Versions): Promise<boolean> {
+  const nodes = await clusterNodes();
+  if (nodes.length === 0) return false;
+  await $`docker start ${nodes}`.nothrow(); // a stopped cluster (host reboot) comes back as it was
+  const running = (await $`docker inspect -f ${"{{.Config.Image}}"} ${nodes[0]}`).stdout.trim();
+  const current = `koc.local/node:${v.KUBERNETES_VERSION}-${buildKey()}`;
+  if (mode === "local" && running !== current) {
+    log(
+      chalk.yellow(
+        `the cluster runs ${running}, the test bed files now make ${current}: npm run cluster:down, then up, to rebuild`,
+      ),
+    );
+  }
+  const healthy = await phase("existing cluster checked", () =>
+    waitHealthy(90_000).then(
+      () => true,
+      (e: Error) => {
+        log(chalk.yellow(`existing cluster unhealthy, recreating it: ${e.message}`));
+        return false;
+      },
+    ),
+  );
+  if (!healthy) {
+    await $`${await kindBinary(v)} delete cluster --name ${CLUSTER}`;
+    return false;
+  }
+  // published again, so a cluster whose first `up` was interrupted still tells the suites its images
+  const workloadsFile = join(CACHE, "images", `workloads-${running.slice(running.lastIndexOf("-") + 1)}.json`);
+  if (mode === "local" && !existsSync(workloadsFile)) {
+    throw new Error(`the running cluster's image list ${workloadsFile} is gone: npm run cluster:down, then up`);
+  }
+  await publishTestbedInfo(mode, mode === "local" ? JSON.parse(readFileSync(workloadsFile, "utf8")) : undefined);
+  return true;
+}
+
+/** Deletes the cluster, and the kind network when this project made it and nothing else uses it. */
+export async function deleteCluster(v: Versions): Promise<void> {
+  const nodes = await clusterNodes();
+  if (nodes.length > 0) {
+    const kind = await kindBinary(v);
+    await phase(`kind delete cluster (${nodes.length} nodes)`, () => $`${kind} delete cluster --name ${CLUSTER}`);
+  }
+  const net = await $`docker network inspect ${NETWORK} -f ${"{{json .Labels}} {{len .Containers}}"}`.nothrow();
+  if (net.exitCode === 0 && net.stdout.includes('"app.kubernetes.io/managed-by":"k8s-ops-conformance"')) {
+    if (net.stdout.trim().endsWith(" 0"))
+      await phase(`network ${NETWORK} removed`, () => $`docker network rm ${NETWORK}`);
+    else log(`network ${NETWORK} kept: other containers still use it`);
+  }
+  const left = await $`docker ps -aq --filter label=io.x-k8s.kind.cluster=${CLUSTER}`.nothrow();
+  if (left.stdout.trim()) throw new Error(`containers of ${CLUSTER} remain: ${left.stdout.trim()}`);
+}
