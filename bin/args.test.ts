@@ -37,6 +37,11 @@ describe("command line", () => {
         runId: "r1",
         reportsDir: "out",
         olderThanMinutes: 0,
+        write: false,
+        baseline: undefined,
+        compare: undefined,
+        keepCanaries: false,
+        history: undefined,
       },
     });
   });
@@ -51,8 +56,8 @@ describe("command line", () => {
   });
 
   test.each([
-    [[], "missing command; one of: run, list, cleanup, report, help"],
-    [["start"], 'unknown command "start"; one of: run, list, cleanup, report, help'],
+    [[], "missing command; one of: run, list, cleanup, report, permissions, help"],
+    [["start"], 'unknown command "start"; one of: run, list, cleanup, report, permissions, help'],
     [["run", "--bogus"], "Unknown option '--bogus'"],
     [["run", "--context"], "Option '--context <value>' argument missing"],
     [["run", "--context", ""], "--context needs a value"],

@@ -12,6 +12,8 @@ export const EXIT = {
   usage: 2,
   /** The cluster could not be reached, or rejected our credentials. */
   unreachable: 3,
+  /** The identity may not do what the selected suites need (SelfSubjectAccessReview before any test). */
+  forbidden: 4,
   /** Stopped by Ctrl-C / SIGTERM (shell convention 128 + signal number), after cleanup. */
   interrupted: 130,
   terminated: 143,
@@ -22,7 +24,12 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export const COMMANDS = ["run", "list", "cleanup", "report", "help"] as const;
+/** The identity lacks a permission the selected suites need; exit code 4. */
+export class PermissionError extends Error {
+  override name = "PermissionError";
+}
+
+export const COMMANDS = ["run", "list", "cleanup", "report", "permissions", "help"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface CliOptions {
@@ -37,6 +44,16 @@ export interface CliOptions {
   reportsDir?: string | undefined;
   /** cleanup: only objects created at least this many minutes ago (runs in progress on a shared cluster). */
   olderThanMinutes: number;
+  /** report: directory of the previous report (its history.jsonl), so trends carry over. */
+  history?: string | undefined;
+  /** run: deploy canaries and write the baseline (verdicts, canary identities) to this file. */
+  baseline?: string | undefined;
+  /** run: compare with this baseline file (canaries survived, which verdicts changed); exit 1 on regression. */
+  compare?: string | undefined;
+  /** run --compare: leave the canaries in place afterwards. */
+  keepCanaries: boolean;
+  /** permissions: rewrite manifests/rbac/rbac.yaml and the table in docs/permissions.md. */
+  write: boolean;
 }
 
 export interface Command {
@@ -55,6 +72,11 @@ const OPTIONS = {
   "run-id": { type: "string" },
   "reports-dir": { type: "string" },
   "older-than": { type: "string" },
+  write: { type: "boolean" },
+  history: { type: "string" },
+  baseline: { type: "string" },
+  compare: { type: "string" },
+  "keep-canaries": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -72,11 +94,15 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
     "timeout-scale",
     "run-id",
     "reports-dir",
+    "baseline",
+    "compare",
+    "keep-canaries",
     "help",
   ],
   list: ["suite", "tag", "help"],
   cleanup: ["context", "kubeconfig", "older-than", "help"],
-  report: ["reports-dir", "help"],
+  report: ["reports-dir", "history", "help"],
+  permissions: ["suite", "write", "help"],
   help: ["help"],
 };
 
@@ -86,7 +112,9 @@ Commands:
   run        run the scenario suites against a cluster (default target: the local test bed)
   list       list the scenarios, optionally filtered by --suite/--tag
   cleanup    delete everything k8s-ops-conformance created in earlier or interrupted runs
-  report     render reports/allure-results into reports/allure-report (HTML)
+  report     render reports/allure-results into reports/allure-report (HTML); --history DIR: the previous
+             report's directory, whose history.jsonl the new report continues (trends)
+  permissions  list what the selected suites may need to do (--write: regenerate manifests/rbac/ and docs)
   help       show this text
 
 Options (run):
@@ -99,12 +127,16 @@ Options (run):
   --timeout-scale N              multiply every deadline by N (env KOC_TIMEOUT_SCALE)
   --run-id ID                    label value for this run's objects (env KOC_RUN_ID); default: generated
   --reports-dir DIR              where reports go (env KOC_REPORTS_DIR); default: reports
+  --baseline FILE                before an upgrade: deploy canaries (namespace koc-canary), run, write FILE
+  --compare FILE                 after it: check the canaries, run, show changed verdicts; exit 1 on regression
+  --keep-canaries                with --compare: leave the canaries in place (for a later compare)
 
 Options (cleanup): --context, --kubeconfig as for run (no test bed start), and
   --older-than MINUTES           only what was created at least MINUTES ago (leave runs in progress alone)
 
 Exit codes: 0 passed (skips allowed), 1 a test failed, 2 usage or configuration error,
-            3 cluster unreachable or unauthorised, 130/143 interrupted (after cleanup).`;
+            3 cluster unreachable or unauthorised, 4 the identity lacks a permission the suites need,
+            130/143 interrupted (after cleanup).`;
 
 type Parsed = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
 
@@ -120,14 +152,33 @@ function commandName(parsed: Parsed): CommandName {
   return name;
 }
 
+function checkAcceptanceOptions(v: Parsed["values"]): void {
+  if (v.baseline !== undefined && v.compare !== undefined) {
+    throw new UsageError(
+      "--baseline and --compare exclude each other: take the baseline before the upgrade, compare after",
+    );
+  }
+  if (v["keep-canaries"] && v.compare === undefined) throw new UsageError("--keep-canaries applies to --compare only");
+}
+
 function cliOptions(v: Parsed["values"]): CliOptions {
-  for (const option of ["context", "kubeconfig", "timeout-scale", "run-id", "reports-dir"] as const) {
+  for (const option of [
+    "context",
+    "kubeconfig",
+    "timeout-scale",
+    "run-id",
+    "reports-dir",
+    "baseline",
+    "compare",
+    "history",
+  ] as const) {
     if (v[option] !== undefined && v[option].trim() === "") throw new UsageError(`--${option} needs a value`);
   }
   const olderThan = Number(v["older-than"] ?? 0);
   if (!Number.isFinite(olderThan) || olderThan < 0) {
     throw new UsageError(`--older-than needs a number of minutes >= 0, got "${v["older-than"]}"`);
   }
+  checkAcceptanceOptions(v);
   return {
     context: v.context,
     kubeconfig: v.kubeconfig,
@@ -139,6 +190,11 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     runId: v["run-id"],
     reportsDir: v["reports-dir"],
     olderThanMinutes: olderThan,
+    write: v.write ?? false,
+    baseline: v.baseline,
+    compare: v.compare,
+    keepCanaries: v["keep-canaries"] ?? false,
+    history: v.history,
   };
 }
 

@@ -5,13 +5,23 @@
  * (see EXIT in ./args.ts); `--help` prints the usage.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sweepManaged } from "../helpers/framework/cleanup.ts";
 import { type Config, ConfigError, cleanupCommand, readConfig } from "../helpers/framework/config.ts";
+import { testbedImages } from "../helpers/framework/global-setup.ts";
 import { ImageError, resolveImages } from "../helpers/framework/images.ts";
 import { connect, type Kube } from "../helpers/framework/kube.ts";
+import { createTestNamespace, deleteNamespace } from "../helpers/framework/namespace.ts";
+import {
+  missingLine,
+  needs,
+  permissionsFor,
+  renderPermissionTable,
+  renderRbac,
+  showNeed,
+} from "../helpers/framework/permissions.ts";
 import { T, useTimeoutScale } from "../helpers/framework/timeouts.ts";
 import { scanReport, showLeaks } from "../helpers/manifests/leaks.ts";
 import {
@@ -19,15 +29,30 @@ import {
   type Command,
   EXIT,
   environmentFor,
+  PermissionError,
   parseCommandLine,
   tagPattern,
   USAGE,
   UsageError,
   validateSelection,
 } from "./args.ts";
+import {
+  type Baseline,
+  BaselineError,
+  type CanaryFindings,
+  type CanarySnapshot,
+  compareCanaries,
+  compareVerdicts,
+  readBaseline,
+  showComparison,
+  type Verdict,
+  verdictsFromJunit,
+} from "./baseline.ts";
+import { CANARY_NAMESPACE, deployCanaries, removeCanaries, snapshotCanaries } from "./canaries.ts";
 import { scanSuites } from "./catalog.ts";
 import { checkEnvironment } from "./environment.ts";
-import { summaryFromFile } from "./summary.ts";
+import { missingPermissions, whoAmI } from "./preflight.ts";
+import { commonFailure, summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
 
 const SUITES_DIR = join(PROJECT_ROOT, "suites");
@@ -106,34 +131,166 @@ async function sweepRun(kube: Kube, runId: string): Promise<boolean> {
   return remaining.length === 0 && undeleted.length === 0;
 }
 
-async function run(options: CliOptions): Promise<number> {
-  validateSelection(options, scanSuites(SUITES_DIR));
-  const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
-  const startedAt = Date.now();
-  clearResults(resolve(PROJECT_ROOT, cfg.reportsDir));
+/** Fails with one line (PermissionError, exit 4) when the identity may not do what the selected suites need. */
+async function preflight(kube: Kube, suites: readonly string[], canaries: boolean): Promise<void> {
+  const wanted = needs(permissionsFor(SUITES_DIR, suites, canaries));
+  const [identity, missing] = await Promise.all([whoAmI(kube.kubeConfig), missingPermissions(kube.kubeConfig, wanted)]);
+  if (missing.length > 0) throw new PermissionError(missingLine(identity, missing));
+  say(`permissions: "${identity}" may do all ${wanted.length} things the selected suites need`);
+}
+
+interface Acceptance {
+  previous: Baseline | undefined;
+  canaries: CanarySnapshot | undefined;
+  findings: CanaryFindings | undefined;
+}
+
+/** --baseline: deploy the canaries and read them; --compare: read them and compare with the baseline's. */
+async function canariesBefore(options: CliOptions, cfg: Config, kube: Kube, previous?: Baseline): Promise<Acceptance> {
+  const sources = { registry: cfg.imageRegistry, overrides: cfg.imageOverrides };
+  const images = resolveImages({ ...sources, testbed: await testbedImages(kube) });
+  if (previous !== undefined) {
+    say(`compare: checking the canaries in namespace ${CANARY_NAMESPACE} against ${options.compare}`);
+    const findings = compareCanaries(previous.canaries, await snapshotCanaries(kube, images));
+    return { previous, canaries: undefined, findings };
+  }
+  say(`baseline: deploying the canaries in namespace ${CANARY_NAMESPACE}`);
+  await deployCanaries(kube, images);
+  return { previous, canaries: await snapshotCanaries(kube, images), findings: undefined };
+}
+
+async function writeBaseline(
+  file: string,
+  options: CliOptions,
+  cfg: Config,
+  kube: Kube,
+  canaries: CanarySnapshot,
+  verdicts: Record<string, Verdict>,
+): Promise<void> {
+  const version = await kube.version.getCode();
+  const baseline: Baseline = {
+    format: 1,
+    createdAt: new Date().toISOString(),
+    context: kube.context,
+    server: kube.server,
+    serverVersion: version.gitVersion,
+    runId: cfg.runId,
+    suites: options.suites,
+    tags: options.tags,
+    verdicts,
+    canaries,
+  };
+  writeFileSync(file, `${JSON.stringify(baseline, null, 2)}\n`);
+  say(`baseline: ${Object.keys(verdicts).length} verdict(s) and the canaries' identities written to ${file}`);
+}
+
+/** Prints and saves what changed; removes the canaries unless kept; returns the number of regressions. */
+async function finishCompare(
+  options: CliOptions,
+  reportsDir: string,
+  kube: Kube,
+  previous: Baseline,
+  findings: CanaryFindings,
+  verdicts: Record<string, Verdict>,
+): Promise<number> {
+  const changes = compareVerdicts(previous.verdicts, verdicts);
+  const text = showComparison(findings, changes);
+  console.log(text);
+  writeFileSync(join(reportsDir, "compare.txt"), `${text}\n`);
+  const json = { baseline: options.compare, canaries: findings, verdicts: changes };
+  writeFileSync(join(reportsDir, "compare.json"), `${JSON.stringify(json, null, 2)}\n`);
+  if (options.keepCanaries) say(`compare: canaries kept in namespace ${CANARY_NAMESPACE} (--keep-canaries)`);
+  else await removeCanaries(kube);
+  return findings.regressions.length + changes.regressed.length;
+}
+
+/** After the suites: writes the baseline, or finishes the compare and returns its number of regressions. */
+async function acceptanceAfter(
+  options: CliOptions,
+  cfg: Config,
+  kube: Kube,
+  reportsDir: string,
+  acceptance: Acceptance,
+  verdicts: Record<string, Verdict>,
+): Promise<number | undefined> {
+  if (options.baseline !== undefined && acceptance.canaries) {
+    await writeBaseline(options.baseline, options, cfg, kube, acceptance.canaries, verdicts);
+  }
+  if (acceptance.previous === undefined || acceptance.findings === undefined) return undefined;
+  return finishCompare(options, reportsDir, kube, acceptance.previous, acceptance.findings, verdicts);
+}
+
+/** A compare runs what the baseline ran, unless told otherwise. */
+function selectionFor(given: CliOptions, previous: Baseline | undefined): CliOptions {
+  if (previous === undefined || given.suites.length > 0 || given.tags.length > 0) return given;
+  return { ...given, suites: previous.suites, tags: previous.tags };
+}
+
+/**
+ * One namespace made and its default ServiceAccount awaited before any test: when no namespace becomes
+ * usable (e.g. the controller manager is down), the run says so once instead of failing every test alike.
+ */
+async function namespaceProbe(kube: Kube, runId: string): Promise<void> {
+  let name: string | undefined;
+  try {
+    name = await createTestNamespace(kube, "setup-check", runId, "k8s-ops-conformance setup check");
+  } catch (error) {
+    const why = (error as Error).message.split("\n").slice(0, 2).join(";").replace(/\s+/g, " ");
+    throw new UnreachableError(
+      `no test namespace became usable, so no test could run (is kube-controller-manager running?): ${why}`,
+    );
+  } finally {
+    if (name !== undefined) await deleteNamespace(kube, name);
+  }
+}
+
+/** vitest, the run-end sweep and the report's Secret scan. */
+async function runSuites(
+  options: CliOptions,
+  cfg: Config,
+  kube: Kube,
+  env: NodeJS.ProcessEnv,
+): Promise<{ result: Awaited<ReturnType<typeof runVitest>>; clean: boolean; leaks: number }> {
   // The Secret values the workers learn while applying, for the report scan; private, gone after the run.
   const learnedDir = mkdtempSync(join(tmpdir(), "koc-learned-secrets-"));
-  let leaks: number;
-  let result: Awaited<ReturnType<typeof runVitest>>;
-  let clean: boolean;
   try {
-    result = await runVitest(vitestArgs(options, "run"), { ...env, KOC_LEARNED_SECRETS_DIR: learnedDir });
-    clean = await sweepRun(kube, cfg.runId);
-    leaks = scanForSecrets(resolve(PROJECT_ROOT, cfg.reportsDir), learnedDir);
+    const result = await runVitest(vitestArgs(options, "run"), { ...env, KOC_LEARNED_SECRETS_DIR: learnedDir });
+    const clean = await sweepRun(kube, cfg.runId);
+    const leaks = scanForSecrets(resolve(PROJECT_ROOT, cfg.reportsDir), learnedDir);
+    return { result, clean, leaks };
   } finally {
     rmSync(learnedDir, { recursive: true, force: true });
   }
-  const summary = summaryFromFile(join(resolve(PROJECT_ROOT, cfg.reportsDir), "junit.xml"), startedAt);
+}
+
+async function run(given: CliOptions): Promise<number> {
+  const previous = given.compare === undefined ? undefined : readBaseline(given.compare);
+  const options = selectionFor(given, previous);
+  validateSelection(options, scanSuites(SUITES_DIR));
+  const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
+  const withCanaries = options.baseline !== undefined || previous !== undefined;
+  await preflight(kube, options.suites, withCanaries);
+  await namespaceProbe(kube, cfg.runId);
+  const acceptance = withCanaries ? await canariesBefore(options, cfg, kube, previous) : undefined;
+  const startedAt = Date.now();
+  const reportsDir = resolve(PROJECT_ROOT, cfg.reportsDir);
+  clearResults(reportsDir);
+  const { result, clean, leaks } = await runSuites(options, cfg, kube, env);
+  const junit = join(reportsDir, "junit.xml");
+  const summary = summaryFromFile(junit, startedAt);
+  const shared = existsSync(junit) ? commonFailure(readFileSync(junit, "utf8")) : undefined;
+  if (shared !== undefined) say(`every test that ran failed the same way, most likely the environment: ${shared}`);
   console.log(summary ?? "e2e: no test result was written (reports/junit.xml missing)");
   if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
-  if (result.code !== 0) return EXIT.failed;
-  if (leaks > 0) return EXIT.failed;
+  const verdicts = existsSync(junit) ? verdictsFromJunit(readFileSync(junit, "utf8")) : {};
+  const regressions = acceptance && (await acceptanceAfter(options, cfg, kube, reportsDir, acceptance, verdicts));
   if (!clean) {
     const command = cleanupCommand({ context: kube.context, kubeconfig: cfg.kubeconfig });
-    say(`tests passed, but the run left objects behind (listed above); remove them with: ${command}`);
-    return EXIT.failed;
+    say(`the run left objects behind (listed above); remove them with: ${command}`);
   }
-  return EXIT.passed;
+  // A compare judges change, not state: scenarios that failed in the baseline too do not fail it.
+  const failed = regressions === undefined ? result.code !== 0 : regressions > 0;
+  return failed || leaks > 0 || !clean ? EXIT.failed : EXIT.passed;
 }
 
 /**
@@ -182,14 +339,50 @@ async function report(options: CliOptions): Promise<number> {
   const results = join(reportsDir, "allure-results");
   if (!existsSync(results)) throw new UsageError(`no results in ${results}; run the suites first (npm run e2e -- run)`);
   const output = join(reportsDir, "allure-report");
-  const result = await runNode([ALLURE, "generate", results, "--output", output, "--name", "k8s-ops-conformance"]);
+  // The history lives beside the report while Allure appends this run, then travels inside it.
+  const history = join(reportsDir, "history.jsonl");
+  rmSync(history, { force: true });
+  if (options.history !== undefined) {
+    const previous = join(resolve(options.history), "history.jsonl");
+    if (existsSync(previous)) copyFileSync(previous, history);
+    else say(`report: no history.jsonl in ${options.history}; this report starts the history`);
+  }
+  const env = options.history === undefined ? process.env : { ...process.env, KOC_ALLURE_HISTORY: history };
+  const result = await runNode([ALLURE, "generate", results, "--output", output, "--name", "k8s-ops-conformance"], env);
   if (result !== 0) return EXIT.failed;
+  if (existsSync(history)) copyFileSync(history, join(output, "history.jsonl"));
   say(`report: ${join(output, "index.html")}`);
   return EXIT.passed;
 }
 
-async function runNode(args: string[]): Promise<number> {
-  const child = spawn(process.execPath, args, { stdio: "inherit", cwd: PROJECT_ROOT });
+const RBAC_FILE = join(PROJECT_ROOT, "manifests", "rbac", "rbac.yaml");
+const PERMISSIONS_DOC = join(PROJECT_ROOT, "docs", "permissions.md");
+const TABLE_START = "<!-- permissions table: generated by npm run e2e -- permissions --write -->";
+const TABLE_END = "<!-- end of permissions table -->";
+
+/** Lists what the selected suites need; --write regenerates manifests/rbac/rbac.yaml and docs/permissions.md. */
+function permissions(options: CliOptions): number {
+  validateSelection(options, scanSuites(SUITES_DIR));
+  const wanted = permissionsFor(SUITES_DIR, options.suites);
+  if (!options.write) {
+    for (const need of needs(wanted)) console.log(`${showNeed(need).padEnd(48)} ${need.scenarios.join(", ")}`);
+    return EXIT.passed;
+  }
+  if (options.suites.length > 0) throw new UsageError("--write covers every suite; leave out --suite");
+  writeFileSync(RBAC_FILE, renderRbac(wanted));
+  const doc = readFileSync(PERMISSIONS_DOC, "utf8");
+  const start = doc.indexOf(TABLE_START);
+  const end = doc.indexOf(TABLE_END);
+  if (start < 0 || end < start)
+    throw new UsageError(`${PERMISSIONS_DOC} lacks the markers ${TABLE_START} ... ${TABLE_END}`);
+  const table = `${TABLE_START}\n\n${renderPermissionTable(wanted)}\n`;
+  writeFileSync(PERMISSIONS_DOC, doc.slice(0, start) + table + doc.slice(end));
+  say(`permissions: wrote ${RBAC_FILE} and the table in ${PERMISSIONS_DOC}`);
+  return EXIT.passed;
+}
+
+async function runNode(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const child = spawn(process.execPath, args, { stdio: "inherit", cwd: PROJECT_ROOT, env });
   return new Promise((done) => child.on("exit", (code) => done(code ?? EXIT.failed)));
 }
 
@@ -211,11 +404,22 @@ async function main(argv: readonly string[]): Promise<number> {
         return await cleanup(command.options);
       case "report":
         return await report(command.options);
+      case "permissions":
+        return permissions(command.options);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof ImageError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      error instanceof ImageError ||
+      error instanceof BaselineError
+    ) {
       say(`error: ${error.message}`);
       return EXIT.usage;
+    }
+    if (error instanceof PermissionError) {
+      say(`error: ${error.message}`);
+      return EXIT.forbidden;
     }
     if (error instanceof UnreachableError) {
       say(`error: ${error.message}`);

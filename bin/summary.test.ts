@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { countsFromJunit, summaryLine } from "./summary.ts";
+import { commonFailure, countsFromJunit, summaryLine } from "./summary.ts";
 
 describe("run summary", () => {
   test("counts passed, failed (failures + errors) and skipped from the root element", () => {
@@ -14,5 +14,26 @@ describe("run summary", () => {
 
   test("prints the plain closing line CI reads", () => {
     expect(summaryLine({ passed: 12, failed: 0, skipped: 1 })).toBe("e2e: 12 passed, 0 failed, 1 skipped");
+  });
+});
+
+describe("commonFailure", () => {
+  const junit = (...bodies: string[]): string =>
+    `<testsuites>${bodies.map((b, i) => `<testcase classname="f" name="t${i}"${b === "" ? "/>" : `>${b}</testcase>`}`).join("")}</testsuites>`;
+  const failure = (message: string): string => `<failure message="${message}" type="Error">x</failure>`;
+
+  test("should name the failure every test shared, whatever the namespace and the numbers", () => {
+    const xml = junit(
+      failure("Timed out after 30s waiting for: ServiceAccount koc-smoke-abcde/default exists&#10;  last seen"),
+      failure("Timed out after 31s waiting for: ServiceAccount koc-probes-xyz12/default exists"),
+      '<skipped message="no RWX"/>',
+    );
+    expect(commonFailure(xml)).toBe("Timed out after 30s waiting for: ServiceAccount koc-smoke-abcde/default exists");
+  });
+
+  test("should say nothing when one test passed or the failures differ", () => {
+    expect(commonFailure(junit(failure("a"), ""))).toBeUndefined();
+    expect(commonFailure(junit(failure("a"), failure("b")))).toBeUndefined();
+    expect(commonFailure(junit(failure("a")))).toBeUndefined();
   });
 });

@@ -30,3 +30,29 @@ export function summaryFromFile(path: string, since = 0): string | undefined {
   const counts = countsFromJunit(readFileSync(path, "utf8"));
   return counts === undefined ? undefined : summaryLine(counts);
 }
+
+/** Namespace names, numbers and durations differ between tests that failed for the same reason. */
+function failureShape(message: string): string {
+  const first = message.split(/\n|&#10;/)[0] ?? "";
+  return first.replace(/koc-[a-z0-9-]+/g, "koc-…").replace(/\d+(\.\d+)?/g, "N");
+}
+
+/**
+ * When every test that ran failed the same way (two or more; e.g. no namespace became usable because the
+ * controller manager is down), that one failure, so the run can say it once instead of N times.
+ */
+export function commonFailure(xml: string): string | undefined {
+  const cases = [...xml.matchAll(/<testcase\b[^>]*?(?:\/>|>([\s\S]*?)<\/testcase>)/g)].map((m) => m[1] ?? "");
+  const ran = cases.filter((body) => !/<skipped\b/.test(body));
+  const messages = ran.map((body) => /<(?:failure|error)\b[^>]*\bmessage="([^"]*)"/.exec(body)?.[1]);
+  if (messages.length < 2 || messages.some((m) => m === undefined)) return undefined;
+  const shapes = new Set(messages.map((m) => failureShape(m ?? "")));
+  if (shapes.size !== 1) return undefined;
+  const first = (messages[0] ?? "").split(/\n|&#10;/)[0] ?? "";
+  return first
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
+}

@@ -19,7 +19,9 @@ import { connect, type Kube } from "./kube.ts";
 import {
   CleanupStack,
   createTestNamespace,
+  DEFAULT_POD_SECURITY,
   deleteNamespace,
+  type PodSecurityLevel,
   scenarioFromFile,
   type TestNamespace,
 } from "./namespace.ts";
@@ -100,12 +102,23 @@ export async function afterTest(steps: AfterTest): Promise<void> {
   if (undoFailures.length > 0) throw new Error(`cleanup after the test failed:\n  ${undoFailures.join("\n  ")}`);
 }
 
+// Each test file is its own module instance (vitest isolates files), so this holds the file's declaration.
+let fileLevel: PodSecurityLevel = DEFAULT_POD_SECURITY;
+
+/**
+ * Declares the lowest Pod Security level this file's scenarios need; its test namespaces get exactly that.
+ * One line at the top of a scenario file: `podSecurity("baseline");`. Without it: DEFAULT_POD_SECURITY.
+ */
+export function podSecurity(level: PodSecurityLevel): void {
+  fileLevel = level;
+}
+
 export const test = vitestTest
   .extend("kube", { scope: "worker" }, async (): Promise<Kube> => connect(config()))
   .extend("ns", async ({ kube, task, signal, onTestFailed }, { onCleanup }): Promise<TestNamespace> => {
     const cfg = config();
     const title = testTitle(task);
-    const name = await createTestNamespace(kube, scenarioFromFile(task.file.filepath), cfg.runId, title);
+    const name = await createTestNamespace(kube, scenarioFromFile(task.file.filepath), cfg.runId, title, fileLevel);
     const undo = new CleanupStack();
     await allure.tags(...titleTags(task.name));
     // Runs after every fixture teardown: the last chance to take Secret values out of the failure.

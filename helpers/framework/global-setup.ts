@@ -8,13 +8,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { sweepManaged } from "./cleanup.ts";
+import { clusterFacts } from "./cluster-facts.ts";
 import { banner, config } from "./config.ts";
 import { type ImageTable, resolveImages, TESTBED_IMAGES_CONFIGMAP } from "./images.ts";
 import { connect, isNotFound, type Kube } from "./kube.ts";
 import { T } from "./timeouts.ts";
 
 /** The test bed's image references, or undefined when its ConfigMap does not exist. */
-async function testbedImages(kube: Kube): Promise<Record<string, string> | undefined> {
+export async function testbedImages(kube: Kube): Promise<Record<string, string> | undefined> {
   try {
     return (await kube.core.readNamespacedConfigMap(TESTBED_IMAGES_CONFIGMAP)).data ?? {};
   } catch (error) {
@@ -49,6 +50,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     overrides: cfg.imageOverrides,
   });
   const nodeNames = nodes.items.map((n) => n.metadata?.name ?? "?");
+  const facts = await clusterFacts(kube, nodes.items, join(import.meta.dirname, "..", ".."));
   console.log(
     banner({
       context: kube.context,
@@ -59,6 +61,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       timeoutScale: cfg.timeoutScale,
     }),
   );
+  for (const [key, value] of Object.entries(facts)) console.log(`  ${`${key}:`.padEnd(15)} ${value}`);
   console.log(
     `  images:         ${fromTestbed ? "test bed ConfigMap + " : ""}pinned defaults${cfg.imageRegistry ? ` via ${cfg.imageRegistry}` : ""}`,
   );
@@ -69,6 +72,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     nodes: `${nodeNames.length}: ${nodeNames.join(", ")}`,
     runId: cfg.runId,
     timeoutScale: String(cfg.timeoutScale),
+    ...facts,
     ...Object.fromEntries(Object.entries(images).map(([key, ref]) => [`image.${key}`, ref])),
   });
   project.provide("images", images);

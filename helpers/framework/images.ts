@@ -18,6 +18,8 @@ export const DEFAULT_IMAGES = {
   busybox: "docker.io/library/busybox:1.37.0",
   /** HTTP client with a shell (sh, sleep), for requests from inside the cluster. */
   curl: "docker.io/curlimages/curl:8.14.1",
+  /** Node.js with a shell, for the in-cluster prober (helpers/traffic/probe-loop.mjs runs on Node 18 and later). */
+  nodejs: "docker.io/library/node:24.11.1-bookworm-slim",
 } as const;
 
 export type ImageKey = keyof typeof DEFAULT_IMAGES;

@@ -31,6 +31,15 @@ describe("test namespaces", () => {
     expect(ns.metadata?.annotations).toEqual({ "k8s-ops-conformance/test": "Smoke > should work" });
   });
 
+  test("should give the namespace the Pod Security level its scenario declared", () => {
+    const labels = namespaceManifest("koc-a-b", "r1", "t", "baseline").metadata?.labels ?? {};
+    expect(Object.entries(labels).filter(([key]) => key.startsWith("pod-security"))).toEqual([
+      ["pod-security.kubernetes.io/enforce", "baseline"],
+      ["pod-security.kubernetes.io/audit", "baseline"],
+      ["pod-security.kubernetes.io/warn", "baseline"],
+    ]);
+  });
+
   test("should run undo steps last-in-first-out and report failures without stopping", async () => {
     const order: string[] = [];
     const stack = new CleanupStack();

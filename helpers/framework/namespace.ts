@@ -41,21 +41,34 @@ function randomSuffix(): string {
   return [...randomBytes(SUFFIX_LENGTH)].map((b) => alphabet[b % alphabet.length]).join("");
 }
 
+/**
+ * Pod Security Standards levels, lowest privilege first. A scenario declares the lowest its workloads need
+ * (fixtures.ts podSecurity()): `restricted` when they run as non-root with every capability dropped,
+ * `baseline` for ordinary root images, `privileged` only for host access (hostPath, hostNetwork, node checks).
+ */
+export const POD_SECURITY_LEVELS = ["restricted", "baseline", "privileged"] as const;
+export type PodSecurityLevel = (typeof POD_SECURITY_LEVELS)[number];
+/** The level of a scenario that declares none: what every namespace had before levels were declared. */
+export const DEFAULT_POD_SECURITY: PodSecurityLevel = "privileged";
+
+/** enforce, audit and warn set to one level, explicitly, so a cluster-wide default cannot surprise a test. */
+export function podSecurityLabels(level: PodSecurityLevel): Record<string, string> {
+  return Object.fromEntries(["enforce", "audit", "warn"].map((mode) => [`pod-security.kubernetes.io/${mode}`, level]));
+}
+
 /** The namespace object: run labels plus Pod Security labels set explicitly. */
-export function namespaceManifest(name: string, runId: string, testName: string): V1Namespace {
-  // Pod Security "privileged": this suite checks operational behaviour (hostPath, probes, OOM, node
-  // placement), not admission policy, and some scenarios need host access. Setting the level explicitly
-  // means a cluster-wide default (often "restricted" on hardened clusters) cannot reject test pods
-  // half-way through a scenario with a confusing FailedCreate event.
-  const podSecurity = Object.fromEntries(
-    ["enforce", "audit", "warn"].map((mode) => [`pod-security.kubernetes.io/${mode}`, "privileged"]),
-  );
+export function namespaceManifest(
+  name: string,
+  runId: string,
+  testName: string,
+  level: PodSecurityLevel = DEFAULT_POD_SECURITY,
+): V1Namespace {
   return {
     apiVersion: "v1",
     kind: "Namespace",
     metadata: {
       name,
-      labels: { ...runLabels(runId), ...podSecurity },
+      labels: { ...runLabels(runId), ...podSecurityLabels(level) },
       annotations: { [TEST_ANNOTATION]: testName.slice(0, 1000) },
     },
   };
@@ -67,11 +80,12 @@ export async function createTestNamespace(
   scenario: string,
   runId: string,
   testName: string,
+  level: PodSecurityLevel = DEFAULT_POD_SECURITY,
 ): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const name = namespaceName(scenario);
     try {
-      await kube.core.createNamespace({ body: namespaceManifest(name, runId, testName) });
+      await kube.core.createNamespace({ body: namespaceManifest(name, runId, testName, level) });
     } catch (error) {
       if (statusCode(error) === 409 && attempt < 3) continue; // name taken: draw another
       throw error;

@@ -21,6 +21,7 @@ export async function attach(name: string, content: string, contentType = "text/
     "image/svg+xml": "svg",
   };
   const fileExtension = extensions[contentType] ?? "txt";
+  if (process.env.VITEST === undefined) return; // the CLI (e.g. deploying canaries) has no report to attach to
   await allure.attachment(redactor.scrub(name), redactor.scrub(content), { contentType, fileExtension });
 }
 

@@ -33,6 +33,12 @@ export const BASE_TIMEOUTS = {
    * TTL when the kubelet does not use watches. Upstream allows 240 s + TTL (GetPodSecretUpdateTimeout).
    */
   configPropagation: 150_000,
+  /**
+   * The largest pause allowed between two request starts of one prober in a checked window (prober.ts
+   * assertCoverage). Below the 300 ms outage the zero-downtime checks claim to catch; the probers keep a
+   * 5 ms timetable, so this is slack for a busy 2-core machine, not the resolution.
+   */
+  proberGap: 250,
   /** Default window for holdsFor ("must not happen") checks. */
   holdWindow: 15_000,
   /** An object deleted and gone. */

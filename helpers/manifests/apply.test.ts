@@ -4,9 +4,11 @@ import { describe, expect, test } from "vitest";
 import { fakeNamespace } from "../framework/testing.ts";
 import { applyObject, loadManifests, MANIFESTS_DIR, manifestFiles, referencedSecrets } from "./apply.ts";
 
-/** Every folder under manifests/ that holds YAML files. */
+/** Every folder under manifests/ that holds YAML files (rbac/ is applied by an administrator, not by apply()). */
 function manifestFolders(dir: string = MANIFESTS_DIR): string[] {
-  const entries = readdirSync(dir, { withFileTypes: true });
+  const entries = readdirSync(dir, { withFileTypes: true }).filter(
+    (e) => !(dir === MANIFESTS_DIR && e.name === "rbac"),
+  );
   const here = entries.some((e) => e.isFile() && /\.ya?ml$/.test(e.name)) ? [relative(MANIFESTS_DIR, dir)] : [];
   return [...here, ...entries.filter((e) => e.isDirectory()).flatMap((e) => manifestFolders(join(dir, e.name)))];
 }

@@ -1,6 +1,12 @@
 import type { V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
-import { previousReplicaSet, rolloutState, showRolloutState, templateForUndo } from "./rollout.ts";
+import {
+  previousReplicaSet,
+  rolloutState,
+  showRolloutState,
+  templateForUndo,
+  versionByTemplateHash,
+} from "./rollout.ts";
 
 const owner = (name: string) => [{ apiVersion: "apps/v1", kind: "ReplicaSet", name, uid: name, controller: true }];
 const pod = (name: string, rs: string, state: "ready" | "starting" | "terminating"): V1Pod => ({
@@ -61,5 +67,27 @@ describe("rollout undo", () => {
     const original = rs("a", "1", 0);
     expect(templateForUndo(original).metadata?.labels).toEqual({ app: "web" });
     expect(original.spec?.template?.metadata?.labels?.["pod-template-hash"]).toBe("abc");
+  });
+});
+
+describe("versions of the pods that answered", () => {
+  const labelled = (name: string, hash: string) => ({ metadata: { name, labels: { "pod-template-hash": hash } } });
+  const sets = [labelled("app-5d4f8", "5d4f8"), labelled("app-7c9d4", "7c9d4")] as V1ReplicaSet[];
+  // a name that parses to a known hash but carries another label: the label decides, never the name
+  const pods = [
+    labelled("app-5d4f8-aaaaa", "5d4f8"),
+    labelled("app-7c9d4-bbbbb", "7c9d4"),
+    labelled("app-7c9d4-ccccc", "99999"),
+  ] as V1Pod[];
+  const versionOf = versionByTemplateHash(pods, sets);
+
+  test("maps a pod to the ReplicaSet of its pod-template-hash label", () => {
+    expect(versionOf("app-5d4f8-aaaaa")).toBe("app-5d4f8");
+    expect(versionOf("app-7c9d4-bbbbb")).toBe("app-7c9d4");
+  });
+
+  test("a pod never seen, or of an unknown template, has no version", () => {
+    expect(versionOf("app-7c9d4-ccccc")).toBeUndefined();
+    expect(versionOf("app-7c9d4-zzzzz")).toBeUndefined();
   });
 });

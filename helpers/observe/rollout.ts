@@ -127,10 +127,29 @@ export function showRolloutState(s: RolloutState): string {
   return `counted ${s.counted} (ready ${s.ready}, objects ${s.objects}), spec ${s.specTotal}, available ${s.available} | ${sets.join(" | ")}  [${s.event}]`;
 }
 
+export const TEMPLATE_HASH_LABEL = "pod-template-hash";
+
+/**
+ * Pod name → the ReplicaSet (its name) whose pod-template-hash label the pod carries, from objects a watch
+ * saw: never parsed from names. Undefined for a pod never seen, or whose hash no seen ReplicaSet has
+ * (an answer from it is an answer from an unknown pod, a failure for the caller).
+ */
+export function versionByTemplateHash(
+  pods: readonly V1Pod[],
+  replicaSets: readonly V1ReplicaSet[],
+): (pod: string) => string | undefined {
+  const hashOfPod = new Map(pods.map((p) => [p.metadata?.name ?? "", p.metadata?.labels?.[TEMPLATE_HASH_LABEL]]));
+  const setOfHash = new Map(replicaSets.map((rs) => [rs.metadata?.labels?.[TEMPLATE_HASH_LABEL], rs.metadata?.name]));
+  return (pod) => {
+    const hash = hashOfPod.get(pod);
+    return hash === undefined ? undefined : setOfHash.get(hash);
+  };
+}
+
 export interface WatchedRollout {
   /** Epoch ms of the timeline's start: sample `at` + origin is comparable with ProbeRecord.at. */
   readonly origin: number;
-  /** Version (ReplicaSet name) of a pod this watch saw, deleted pods included. */
+  /** Version (ReplicaSet name, by pod-template-hash) of a pod this watch saw, deleted pods included. */
   versionOf(pod: string): string | undefined;
   /** The ReplicaSets seen, oldest first (by creation). */
   replicaSets(): V1ReplicaSet[];
@@ -185,10 +204,7 @@ export async function watchRollout(ns: TestNamespace, name: string, selector: st
   return {
     origin,
     timeline,
-    versionOf: (pod) => {
-      const seen = pods.cache.everSeen().find((p) => p.metadata?.name === pod);
-      return seen ? ownerName(seen) : undefined;
-    },
+    versionOf: (pod) => versionByTemplateHash(pods.cache.everSeen(), sets.cache.everSeen())(pod),
     // By creation, not revision: `rollout undo` moves an old ReplicaSet to the newest revision.
     replicaSets: () =>
       sets.cache

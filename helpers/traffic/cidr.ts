@@ -1,6 +1,6 @@
 /**
  * IPv4 addresses and CIDR blocks: the one place that decides whether an address lies inside a network.
- * The suites' network guard (prober.ts) and the test bed (its host firewall rule and checks) use it.
+ * The suites' network guard (network-guard.ts) and the test bed (its host firewall rule and checks) use it.
  */
 
 /** `a.b.c.d` as a number, or undefined when it is not a dotted IPv4 address. */

@@ -160,7 +160,17 @@ export function showHttp(result: HttpResult): string {
   return result.error || `HTTP ${result.status}, body: ${result.body.slice(0, 200)}`;
 }
 
-/** A Check for waitFor: GET `url` from `clientPod` answers with `status`. */
-export function httpAnswers(ns: TestNamespace, clientPod: string, url: string, status = 200): Check<HttpResult> {
-  return { observe: () => httpGet(ns, clientPod, url), ok: (r) => r.status === status, show: showHttp };
+/** A Check for waitFor: GET `url` from `clientPod` answers with `status` (and a body containing `text`, when given). */
+export function httpAnswers(
+  ns: TestNamespace,
+  clientPod: string,
+  url: string,
+  status = 200,
+  text = "",
+): Check<HttpResult> {
+  return {
+    observe: () => httpGet(ns, clientPod, url),
+    ok: (r) => r.status === status && r.body.includes(text),
+    show: showHttp,
+  };
 }

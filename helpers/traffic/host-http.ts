@@ -2,7 +2,7 @@
  * One HTTP GET from this host (the machine running vitest) on a fresh connection: no agent, no keep-alive,
  * so every request goes through a new TCP handshake, as a client arriving from outside would. It never
  * throws: a request that got no answer has status 0 and says why in `error`.
- * Callers check the address first (helpers/traffic/prober.ts assertTestbedAddresses): this module sends to any URL.
+ * Callers check the address first (helpers/traffic/network-guard.ts): this module sends to any URL.
  */
 import { request } from "node:http";
 import { formatDuration } from "../framework/timeouts.ts";

@@ -3,7 +3,7 @@
  * checked "from outside the cluster". (helpers/traffic/prober.ts sends continuous requests the same way.)
  *
  * Network safety: requests go only to node addresses inside the node network the test bed publishes in
- * kube-public/k8s-ops-conformance-testbed (the guard is helpers/traffic/prober.ts assertTestbedAddresses). Without
+ * kube-public/k8s-ops-conformance-testbed (the guard is helpers/traffic/network-guard.ts). Without
  * that ConfigMap nothing is sent and `hostNodeAccess` says why, so the test can skip with the reason; an
  * address outside the published network is refused with an error before a packet leaves. hostHttpGet only
  * accepts addresses that went through that check (the GuardedAddress type).
@@ -18,7 +18,7 @@ import { T } from "../framework/timeouts.ts";
 import type { Check } from "../framework/wait.ts";
 import { type HttpResult, showHttp } from "./exec.ts";
 import { freshGet } from "./host-http.ts";
-import { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./prober.ts";
+import { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./network-guard.ts";
 
 /** A node address checked against the published node network: the only kind hostHttpGet accepts. */
 export type GuardedAddress = string & { readonly guardedNodeAddress: true };
@@ -40,6 +40,21 @@ function isReady(node: V1Node): boolean {
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
 }
 
+/** A node's name, InternalIP and readiness: the one place node addresses are read. */
+export interface NodeAddress {
+  name: string;
+  address: string;
+  ready: boolean;
+}
+
+export async function nodeAddresses(kube: Kube): Promise<NodeAddress[]> {
+  return (await kube.core.listNode()).items.map((n) => ({
+    name: n.metadata?.name ?? "?",
+    address: internalAddress(n),
+    ready: isReady(n),
+  }));
+}
+
 /**
  * The InternalIP of every Ready node, each inside the published node network (else throws, naming it);
  * or, without a published network, why this host must not send requests to nodes at all.
@@ -54,8 +69,7 @@ export async function hostNodeAccess(kube: Kube): Promise<HostNodeAccess> {
         "test bed), so no request is sent from this host to node addresses",
     };
   }
-  const nodes = (await kube.core.listNode()).items.filter(isReady);
-  const named = nodes.map((n) => ({ name: n.metadata?.name ?? "?", address: internalAddress(n) }));
+  const named = (await nodeAddresses(kube)).filter((n) => n.ready);
   assertTestbedAddresses(
     named.map((n) => n.address),
     nodeNetwork,

@@ -1,15 +1,20 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, test } from "vitest";
 import {
+  assertCoverage,
   assertNoFailedRequests,
   assertTestbedAddresses,
   assertVersionSwitch,
   FailedRequestsError,
+  isFailure,
   outages,
   type ProbeRecord,
+  parseEndLine,
   parseProbeLine,
   parseProbeLog,
-  parseStartTime,
-  probeLoopScript,
+  proberRate,
+  startHostProber,
   summarize,
   VersionSwitchError,
   versionSegments,
@@ -29,12 +34,12 @@ const refused = (at: number, source = "svc"): ProbeRecord => ({
   latencyMs: 1,
   status: 0,
   pod: "",
-  error: "curl exit 7: Failed to connect to web port 80: Connection refused",
+  error: "ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80",
 });
 
 describe("parsing prober records", () => {
-  test("reads a successful request: start time in ns, status, latency, pod", () => {
-    expect(parseProbeLine("koc|1700000000123456789|0|200|0.004512|web-7c9d4-jkl|", "svc")).toEqual({
+  test("reads a successful request: start time, latency, status, pod", () => {
+    expect(parseProbeLine("koc|1700000000123.456|4.5|200|web-7c9d4-jkl|", "svc")).toEqual({
       source: "svc",
       at: 1700000000123.456,
       latencyMs: 4.5,
@@ -44,25 +49,95 @@ describe("parsing prober records", () => {
     });
   });
 
-  test("reads a failed request with curl's error and no HTTP status", () => {
-    const record = parseProbeLine("koc|1700000000123456789|7|000|0.001|| Failed to connect: Connection refused", "svc");
-    expect(record).toMatchObject({ status: 0, pod: "", error: "curl exit 7: Failed to connect: Connection refused" });
+  test("reads a failed request with its error and no HTTP status", () => {
+    const record = parseProbeLine("koc|1700000000123.4|1.2|0||ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80", "svc");
+    expect(record).toMatchObject({ status: 0, pod: "", error: "ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80" });
   });
 
-  test("accepts start times in ms or s (a date without %N) and ignores other lines", () => {
-    expect(parseStartTime("1700000000123")).toBe(1700000000123);
-    expect(parseStartTime("1700000000N")).toBe(1700000000000);
-    expect(parseStartTime("soon")).toBeNaN();
-    expect(parseProbeLog("garbage\nkoc|1700000000000|0|200|0.002|p1|\nkoc-end\n", "svc")).toHaveLength(1);
+  test("ignores other lines and reads the end line", () => {
+    const log = "garbage\nkoc||1|200|p|\nkoc|1700000000000|2|200|p1|\nkoc-end|2|0\n";
+    expect(parseProbeLog(log, "svc")).toHaveLength(1);
+    expect(parseEndLine(log)).toEqual({ started: 2, skipped: 0 });
+    expect(parseEndLine("koc|1|2|200|p|")).toBeUndefined();
+  });
+});
+
+describe("the prober program (probe-loop.mjs) against a loopback server", () => {
+  test("sends about the asked rate on the timetable, a new connection each, one record per request", async () => {
+    const connections = new Set<unknown>();
+    const server = createServer((req, res) => {
+      connections.add(req.socket);
+      res.setHeader("X-Pod", req.headers.host === "web.test:1" ? "wrong" : `pod-${connections.size % 3}`);
+      res.end("ok");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const prober = startHostProber([`http://127.0.0.1:${port}/`], "loopback", 200, 1000);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the duration of the sample, not a wait for state
+    const records = await prober.stop();
+    server.close();
+    const [summary] = summarize(records);
+    // 300 at 200/s; a loaded machine may starve the child, so only a floor far below the timetable
+    expect(summary?.total).toBeGreaterThan(60);
+    expect(summary?.failed).toBe(0);
+    expect(connections.size).toBe(records.length);
+    expect(records[0]).toMatchObject({ source: "loopback", status: 200, pod: expect.stringMatching(/^pod-\d$/) });
+  }, 20_000);
+
+  test("records a refused connection as a failed request", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve)); // nothing listens on the port now
+    const prober = startHostProber([`http://127.0.0.1:${port}/`], "closed", 50, 1000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const records = await prober.stop();
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.every(isFailure)).toBe(true);
+    expect(records[0]?.error).toMatch(/ECONNREFUSED/);
+  }, 20_000);
+
+  test("a bad rate is one clear line", () => {
+    expect(() => proberRate({ KOC_PROBER_RATE: "fast" })).toThrowError(/KOC_PROBER_RATE must be a whole number/);
+    expect(proberRate({})).toBe(200);
+    expect(proberRate({ KOC_PROBER_RATE: "50" })).toBe(50);
+  });
+});
+
+describe("coverage of checked windows", () => {
+  const every = (ms: number, from: number, to: number, source = "svc"): ProbeRecord[] =>
+    Array.from({ length: Math.floor((to - from) / ms) }, (_, i) => ok(from + i * ms, "a", source));
+  const window = { label: "set image", from: 0, to: 1000 };
+  const probers = [
+    { source: "svc", rate: 100 },
+    { source: "host", rate: 100 },
+  ];
+
+  test("passes when every prober is dense in every window", () => {
+    const records = [...every(10, 0, 1000), ...every(10, 5, 1000, "host")];
+    expect(() => assertCoverage(records, [window], probers, 50)).not.toThrow();
   });
 
-  test("the probe loop refuses URLs it would have to quote", () => {
-    expect(() => probeLoopScript("http://web/'; rm -rf /", "/tmp/x", { intervalMs: 20, timeoutMs: 5000 })).toThrow(
-      /characters the probe loop does not quote/,
+  test("a prober that recorded nothing fails, naming it", () => {
+    expect(() => assertCoverage(every(10, 0, 1000), [window], probers, 50)).toThrowError(
+      /host in "set image" \(1s\): recorded nothing, expected at least 50 requests \(100\/s\)/,
     );
-    expect(probeLoopScript("http://web.ns.svc/", "/tmp/x", { intervalMs: 20, timeoutMs: 5000 })).toContain(
-      "--max-time 5.000 -H 'Connection: close'",
+  });
+
+  test("too few records, and a pause longer than the bound, fail with the numbers", () => {
+    const sparse = [...every(10, 0, 1000), ...every(40, 0, 1000, "host")];
+    expect(() => assertCoverage(sparse, [window], probers, 50)).toThrowError(
+      /host in "set image" \(1s\): recorded 25 requests, expected at least 50/,
     );
+    const paused = [...every(10, 0, 1000), ...every(10, 0, 400, "host"), ...every(10, 700, 1000, "host")];
+    expect(() => assertCoverage(paused, [window], probers, 50)).toThrowError(
+      /host in "set image" \(1s\): largest gap between request starts 310ms from \+390ms, bound 50ms/,
+    );
+  });
+
+  test("the window's edges count: a prober that stopped early leaves a gap at the end", () => {
+    const early = [...every(10, 0, 1000), ...every(10, 0, 600, "host")];
+    expect(() => assertCoverage(early, [window], probers, 50)).toThrowError(/largest gap .* 410ms from \+590ms/);
   });
 });
 
@@ -71,7 +146,7 @@ describe("analysing prober records", () => {
 
   test("finds an outage: from the first failure to the next success", () => {
     expect(outages(records)).toEqual([
-      { source: "svc", from: 100, to: 200, failed: 2, first: expect.stringContaining("Connection refused") },
+      { source: "svc", from: 100, to: 200, failed: 2, first: expect.stringContaining("ECONNREFUSED") },
     ]);
   });
 
@@ -84,7 +159,7 @@ describe("analysing prober records", () => {
   test("strict by default: one failed request fails, and the message names the outage", () => {
     expect(() => assertNoFailedRequests(records)).toThrowError(FailedRequestsError);
     expect(() => assertNoFailedRequests(records)).toThrowError(
-      /Expected no failed request per prober[\s\S]*2 failed request\(s\) from \+100ms for 100ms, first: curl exit 7/,
+      /Expected no failed request per prober[\s\S]*2 failed request\(s\) from \+100ms to \+200ms \(100ms; 1970-01-01T00:00:00.100Z\), first: ECONNREFUSED/,
     );
     expect(() => assertNoFailedRequests([ok(0, "a"), ok(10, "b")])).not.toThrow();
   });
@@ -123,6 +198,12 @@ describe("version switches", () => {
     ).toThrowError(VersionSwitchError);
     expect(() => assertVersionSwitch([ok(0, "a"), ok(1, "c")], versionOf, { from: "old", to: "new" })).toThrowError(
       /last answers came from unknown pod c[\s\S]*answered old ×1 → unknown pod c ×1/,
+    );
+  });
+  test("an answer from a pod of no known version fails the switch, even between known ones", () => {
+    const records = [ok(0, "a"), ok(1, "stranger"), ok(2, "b")];
+    expect(() => assertVersionSwitch(records, versionOf, { from: "old", to: "new" })).toThrowError(
+      /answers from other versions: unknown pod stranger/,
     );
   });
 });

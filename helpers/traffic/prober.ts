@@ -1,34 +1,42 @@
 /**
- * Continuous-request probers: send HTTP requests back to back while something happens (a rollout, a
- * restart), one new connection per request, and keep one record per request. Then assert on them.
+ * Continuous-request probers: HTTP requests on a fixed timetable while something happens (a rollout, a
+ * restart), one new connection per request, one record per request (start time, latency, status, the pod
+ * that answered). Then assert on them.
  *
- *   const inside = await startPodProber(ns, client, `http://web.${ns.name}.svc/`, { name: "service" });
- *   const outside = await startNodePortProber(ns, client, "web");   // from this host when the test bed allows it
+ *   const inside = await startPodProber(ns, `http://web.${ns.name}.svc/`, { name: "service" });
+ *   const outside = await startNodePortProber(ns, "web-nodeport");   // from this host when the guard allows it
  *   ... roll out ...
  *   const records = [...(await inside.stop()), ...(await outside.stop())];
- *   assertNoFailedRequests(records);                                  // strict; { maxFailureRatio: 0.01 } on real clusters
+ *   assertCoverage(records, windows, [inside, outside], T.proberGap);  // every prober dense in every window
+ *   assertNoFailedRequests(records);                                   // strict; { maxFailureRatio: 0.01 } on real clusters
  *   assertVersionSwitch(records, versionOf, { from: oldRs, to: newRs });
  *
- * Which pod answered comes from the response header `X-Pod` (the workload's nginx adds `$hostname`,
- * see manifests/rollouts/zero-downtime/configmap.yaml); map pods to versions (ReplicaSet, image) with
- * the pods you observed (helpers/observe/watch.ts keeps every pod it saw).
+ * Both probers run the same program, helpers/traffic/probe-loop.mjs, so their records are identical in
+ * form: in the cluster it runs in the namespace's prober pod (manifests/shared/prober.yaml, Node.js), here
+ * as a child process of the test. The rate is KOC_PROBER_RATE requests/s (default 200: a 300 ms outage
+ * fails about 60 requests of each prober). Which pod answered comes from the response header `X-Pod` (the
+ * workload's nginx adds `$hostname`, see manifests/rollouts/zero-downtime/configmap.yaml); map pods to
+ * versions with the pods you observed (helpers/observe/rollout.ts watchRollout).
  *
- * In-cluster probers run a shell loop in a client pod (helpers/traffic/exec.ts startHttpClient): `curl` per
- * request (a new process, so a new connection and a fresh DNS lookup), `Connection: close`, start time
- * from `date +%s%N`. The NodePort prober runs here, in this process, and only against node addresses
- * inside the `nodeNetwork` CIDR published by the test bed (ConfigMap kube-public/k8s-ops-conformance-testbed);
- * without that ConfigMap it probes the NodePort from the client pod instead and says so.
+ * The NodePort prober runs on this host only against node addresses the network guard allows
+ * (helpers/traffic/network-guard.ts); elsewhere it probes the NodePort from the prober pod and says so.
  */
-import { setTimeout as pace } from "node:timers/promises";
-import type { Kube } from "../framework/kube.ts";
-import { isNotFound } from "../framework/kube.ts";
+import { spawn } from "node:child_process";
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { setPriority } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { config } from "../framework/config.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
 import { log } from "../framework/report.ts";
 import { formatDuration, T } from "../framework/timeouts.ts";
 import { waitFor } from "../framework/wait.ts";
-import { ipInCidr } from "./cidr.ts";
+import { apply } from "../manifests/apply.ts";
+import { podReady } from "../observe/conditions.ts";
 import { exec } from "./exec.ts";
-import { freshGet } from "./host-http.ts";
+import { hostNodeAccess, nodeAddresses } from "./node-access.ts";
+
+export { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./network-guard.ts";
 
 /** One request as the prober saw it. Times are epoch milliseconds, so records from pods and from here line up. */
 export interface ProbeRecord {
@@ -53,36 +61,35 @@ export function isFailure(record: ProbeRecord): boolean {
 export const RECORD_MARK = "koc";
 export const END_MARK = "koc-end";
 
-/** `date +%s%N` output → epoch ms. Seconds only (a `date` without %N prints `…N` or nothing extra) also work. */
-export function parseStartTime(text: string): number {
-  const digits = text.replace(/N$/, "");
-  if (!/^\d+$/.test(digits)) return Number.NaN;
-  if (digits.length >= 18) return Number(digits.slice(0, -3)) / 1000; // ns → ms, keeping µs as a fraction
-  if (digits.length >= 13) return Number(digits);
-  return Number(digits) * 1000;
-}
-
-/** Parses one line `koc|<start ns>|<curl exit>|<http code>|<time_total s>|<x-pod>|<curl error>`. */
+/** Parses one record line of probe-loop.mjs: `koc|<start epoch ms>|<latency ms>|<status>|<x-pod>|<error>`. */
 export function parseProbeLine(line: string, source: string): ProbeRecord | undefined {
   const fields = line.split("|");
-  if (fields[0] !== RECORD_MARK || fields.length < 7) return undefined;
-  const [, start = "", exit = "", code = "", total = "", pod = "", ...errorParts] = fields;
-  const at = parseStartTime(start);
-  if (!Number.isFinite(at)) return undefined;
-  const exitCode = Number(exit);
-  const status = Number(code) || 0;
-  const errorText = errorParts.join("|").trim();
+  if (fields[0] !== RECORD_MARK || fields.length < 6) return undefined;
+  const [, start = "", latency = "", code = "", pod = "", ...errorParts] = fields;
+  const at = Number(start);
+  if (start === "" || !Number.isFinite(at)) return undefined;
   return {
     source,
     at,
-    latencyMs: Math.round((Number(total) || 0) * 1000 * 10) / 10,
-    status,
+    latencyMs: Number(latency) || 0,
+    status: Number(code) || 0,
     pod: pod.trim(),
-    error: exitCode === 0 ? "" : `curl exit ${exitCode}${errorText ? `: ${errorText}` : ""}`,
+    error: errorParts.join("|").trim(),
   };
 }
 
-/** Every record line of a prober log (other lines, e.g. the end mark, are ignored). */
+/** The end line of a prober log: how many requests it started and skipped; undefined when it never ended. */
+export function parseEndLine(text: string): { started: number; skipped: number } | undefined {
+  const line = text
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l.startsWith(`${END_MARK}|`));
+  if (line === undefined) return undefined;
+  const [, started = "", skipped = ""] = line.split("|");
+  return { started: Number(started), skipped: Number(skipped) };
+}
+
+/** Every record line of a prober log (other lines, e.g. the end line, are ignored). */
 export function parseProbeLog(text: string, source: string): ProbeRecord[] {
   return text
     .split("\n")
@@ -221,7 +228,7 @@ export function assertNoFailedRequests(records: readonly ProbeRecord[], policy: 
     .slice(0, 10)
     .map(
       (o) =>
-        `  ${o.source}: ${o.failed} failed request(s) from +${formatDuration(o.from - start)} for ${formatDuration(o.to - o.from)}, first: ${o.first}`,
+        `  ${o.source}: ${o.failed} failed request(s) from +${formatDuration(o.from - start)} to +${formatDuration(o.to - start)} (${formatDuration(o.to - o.from)}; ${new Date(o.from).toISOString()}), first: ${o.first}`,
     );
   throw new FailedRequestsError(
     `Expected ${allowed === 0 ? "no failed request" : `at most ${(allowed * 100).toFixed(2)}% failed requests`} per prober, saw:\n` +
@@ -294,174 +301,293 @@ export function assertVersionSwitch(
   }
 }
 
+export class CoverageError extends Error {
+  override name = "CoverageError";
+}
+
+/** A stretch of time every prober must cover densely, e.g. one rollout (epoch ms, `to` excluded). */
+export interface CheckedWindow {
+  label: string;
+  from: number;
+  to: number;
+}
+
+/** A share of the prober's rate each window must hold at least (the rest is slack for a busy machine). */
+export const MIN_RATE_SHARE = 0.5;
+
+/**
+ * Each prober covered each window: at least MIN_RATE_SHARE × its rate × the window's length records (one
+ * at least), and no pause between consecutive request starts (or from the window's edges to its first and
+ * last request) longer than `maxGapMs`. A prober that was silent, slow or paused could miss an outage, so
+ * "no failed request" from it would mean nothing: throws CoverageError with the numbers.
+ */
+export function assertCoverage(
+  records: readonly ProbeRecord[],
+  windows: readonly CheckedWindow[],
+  probers: readonly Pick<Prober, "source" | "rate">[],
+  maxGapMs: number,
+): void {
+  const problems = windows.flatMap((w) =>
+    probers.flatMap((p) => {
+      const starts = byTime(records.filter((r) => r.source === p.source && r.at >= w.from && r.at < w.to));
+      return coverageProblems(
+        starts.map((r) => r.at),
+        w,
+        p,
+        maxGapMs,
+      );
+    }),
+  );
+  if (problems.length > 0)
+    throw new CoverageError(
+      `Expected every prober to send requests throughout each checked window:\n  ${problems.join("\n  ")}`,
+    );
+}
+
+/** The largest step between consecutive values, and the value it starts from. */
+function largestGap(values: readonly number[]): { gap: number; after: number } {
+  let largest = { gap: 0, after: values[0] ?? 0 };
+  for (let i = 1; i < values.length; i++) {
+    const gap = (values[i] ?? 0) - (values[i - 1] ?? 0);
+    if (gap > largest.gap) largest = { gap, after: values[i - 1] ?? 0 };
+  }
+  return largest;
+}
+
+function coverageProblems(
+  starts: readonly number[],
+  w: CheckedWindow,
+  p: Pick<Prober, "source" | "rate">,
+  maxGapMs: number,
+): string[] {
+  const length = w.to - w.from;
+  const min = Math.max(1, Math.floor((MIN_RATE_SHARE * p.rate * length) / 1000));
+  const where = `${p.source} in "${w.label}" (${formatDuration(length)})`;
+  if (starts.length === 0) return [`${where}: recorded nothing, expected at least ${min} requests (${p.rate}/s)`];
+  const problems: string[] = [];
+  if (starts.length < min)
+    problems.push(`${where}: recorded ${starts.length} requests, expected at least ${min} (${p.rate}/s)`);
+  const { gap, after } = largestGap([w.from, ...starts, w.to]);
+  if (gap > maxGapMs)
+    problems.push(
+      `${where}: largest gap between request starts ${formatDuration(gap)} from +${formatDuration(after - w.from)}, bound ${formatDuration(maxGapMs)}`,
+    );
+  return problems;
+}
+
 /** A running prober. stop() ends it and returns its records (also when requests failed: judging is the caller's). */
 export interface Prober {
   readonly source: string;
+  /** Requests started per second, as asked for. */
+  readonly rate: number;
   stop(): Promise<ProbeRecord[]>;
 }
 
 export interface ProberOptions {
   /** Names the records' source, e.g. "service". */
   name: string;
-  /** Pause between requests (default 20 ms: about 25 requests/s in-cluster on the test bed). */
-  intervalMs?: number;
+  /** Requests started per second (default: proberRate()). */
+  rate?: number;
   /** One request's timeout (default T.httpRequest). */
   timeoutMs?: number;
 }
 
-const SAFE_URL = /^https?:\/\/[\w.:[\]-]+(\/[\w./-]*)?$/;
+/** The prober program, run by Node.js in the prober pod and on this host (see its header). */
+export const PROBE_LOOP = fileURLToPath(new URL("./probe-loop.mjs", import.meta.url));
+const POD = "prober";
+const POD_SCRIPT = "/opt/koc/probe-loop.mjs";
 
-/** The shell loop an in-cluster prober runs (exported for the unit test). */
-export function probeLoopScript(url: string, file: string, options: Required<Omit<ProberOptions, "name">>): string {
-  if (!SAFE_URL.test(url)) throw new Error(`prober URL "${url}" has characters the probe loop does not quote`);
-  const seconds = (ms: number): string => (ms / 1000).toFixed(3);
-  const format = `${RECORD_MARK}|$(date +%s%N)|%{exitcode}|%{http_code}|%{time_total}|%header{x-pod}|%{errormsg}\\n`;
-  return [
-    `: > ${file}.log`,
-    `while [ ! -e ${file}.stop ]; do`,
-    `  curl -s -o /dev/null --max-time ${seconds(options.timeoutMs)} -H 'Connection: close' -w "${format}" '${url}' >> ${file}.log`,
-    `  sleep ${seconds(options.intervalMs)}`,
-    "done",
-    `echo ${END_MARK} >> ${file}.log`,
-  ].join("\n");
+/** Starts the prober pod (manifests/shared/prober.yaml, with probe-loop.mjs from a ConfigMap) once per namespace. */
+const proberPods = new Map<string, Promise<string>>();
+function proberPod(ns: TestNamespace): Promise<string> {
+  let started = proberPods.get(ns.name);
+  if (started === undefined) {
+    started = (async () => {
+      await ns.kube.core.createNamespacedConfigMap({
+        namespace: ns.name,
+        body: { metadata: { name: "probe-loop" }, data: { "probe-loop.mjs": readFileSync(PROBE_LOOP, "utf8") } },
+      });
+      await apply(ns, "shared/prober.yaml");
+      await waitFor(`pod ${ns.name}/${POD} is Ready`, podReady(ns, POD), T.podStart, { signal: ns.signal });
+      return POD;
+    })();
+    started.catch(() => proberPods.delete(ns.name));
+    proberPods.set(ns.name, started);
+  }
+  return started;
+}
+
+/** probe-loop.mjs's arguments. */
+function loopArgs(urls: readonly string[], rate: number, timeoutMs: number): string[] {
+  return ["--rate", String(rate), "--timeout", String(timeoutMs), ...urls];
 }
 
 /**
- * Starts a request loop in `clientPod` (a pod with curl and sh, see startHttpClient) against `url`, e.g.
- * `http://web.<ns>.svc/` (Service DNS name) or `http://<clusterIP>/`. Returns once the first request is recorded.
+ * Starts probe-loop.mjs in the namespace's prober pod against `url`, e.g. `http://web.<ns>.svc/` (Service
+ * DNS name) or `http://<clusterIP>/`. Returns once the first request is recorded.
  */
-export async function startPodProber(
-  ns: TestNamespace,
-  clientPod: string,
-  url: string,
-  options: ProberOptions,
-): Promise<Prober> {
+export async function startPodProber(ns: TestNamespace, url: string, options: ProberOptions): Promise<Prober> {
+  const pod = await proberPod(ns);
   const source = `${options.name} (in-cluster)`;
+  const rate = options.rate ?? proberRate();
   const file = `/tmp/koc-probe-${options.name.replace(/\W/g, "-")}`;
-  const script = probeLoopScript(url, file, {
-    intervalMs: options.intervalMs ?? 20,
-    timeoutMs: options.timeoutMs ?? T.httpRequest,
-  });
-  // The loop runs detached (its output goes to a file), so this exec returns at once.
-  const started = await exec(ns, clientPod, ["sh", "-c", 'sh -c "$1" </dev/null >/dev/null 2>&1 &', "sh", script]);
-  if (started.exitCode !== 0) throw new Error(`could not start prober ${source} in ${clientPod}: ${started.stderr}`);
-  const read = async (): Promise<string> => (await exec(ns, clientPod, ["cat", `${file}.log`])).stdout;
+  const args = [...loopArgs([url], rate, options.timeoutMs ?? T.httpRequest), "--out", `${file}.log`];
+  args.push("--stop-file", `${file}.stop`);
+  // Detached (its records go to a file), so this exec returns at once.
+  const started = await exec(ns, pod, [
+    "sh",
+    "-c",
+    `node "$@" </dev/null >/dev/null 2>${file}.log.err &`,
+    "sh",
+    POD_SCRIPT,
+    ...args,
+  ]);
+  if (started.exitCode !== 0) throw new Error(`could not start prober ${source} in ${pod}: ${started.stderr}`);
+  const peek = async (command: string): Promise<string> => {
+    const r = await exec(ns, pod, ["sh", "-c", command]);
+    return r.stdout + r.stderr;
+  };
   await waitFor(
-    `prober ${source} in pod ${ns.name}/${clientPod} records its first request to ${url}`,
+    `prober ${source} in pod ${ns.name}/${pod} records its first request to ${url}`,
     {
-      observe: read,
+      observe: () => peek(`head -c 300 ${file}.log; cat ${file}.log.err 2>/dev/null`),
       ok: (text) => text.includes(`${RECORD_MARK}|`),
       show: (text) => text.slice(-300) || "(no output yet)",
     },
     T.podStart,
     { signal: ns.signal },
   );
-  log(`prober ${source} started: GET ${url} from pod ${clientPod}`);
+  log(`prober ${source} started: ${rate} GET/s ${url} from pod ${pod}`);
   return {
     source,
+    rate,
     stop: async () => {
-      await exec(ns, clientPod, ["touch", `${file}.stop`]);
-      const text = await waitFor(
-        `prober ${source} in pod ${ns.name}/${clientPod} stops`,
+      await exec(ns, pod, ["touch", `${file}.stop`]);
+      await waitFor(
+        `prober ${source} in pod ${ns.name}/${pod} stops`,
         {
-          observe: read,
-          ok: (t) => t.includes(END_MARK),
-          show: (t) => `${t.split("\n").length} lines, no end mark yet`,
+          observe: () => peek(`tail -n 1 ${file}.log`),
+          ok: (t) => t.startsWith(`${END_MARK}|`),
+          show: (t) => `last line: ${t.slice(0, 200) || "(none)"}`,
         },
         T.httpRequest + T.exec,
         { signal: ns.signal },
       );
+      const text = (await exec(ns, pod, ["cat", `${file}.log`])).stdout;
       return parseProbeLog(text, source);
     },
   };
 }
 
-/** Where the test bed says its nodes live (`nodeNetwork`, e.g. 172.19.0.0/16); undefined when it says nothing. */
-export const TESTBED_CONFIGMAP = { namespace: "kube-public", name: "k8s-ops-conformance-testbed" } as const;
-
-export async function testbedNodeNetwork(kube: Kube): Promise<string | undefined> {
-  try {
-    const cm = await kube.core.readNamespacedConfigMap({ ...TESTBED_CONFIGMAP });
-    return cm.data?.nodeNetwork;
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
+/**
+ * Runs probe-loop.mjs on this host (a child process: its own event loop, so the test runner cannot stall
+ * its timetable) against `urls`, which the caller has checked with the network guard.
+ */
+export function startHostProber(urls: readonly string[], source: string, rate: number, timeoutMs: number): Prober {
+  const child = spawn(process.execPath, [PROBE_LOOP, ...loopArgs(urls, rate, timeoutMs)], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  if (child.pid !== undefined) {
+    try {
+      setPriority(child.pid, -10); // ahead of the busy test runner when allowed (root); fine without
+    } catch {}
   }
-}
-
-/** Refuses (throws) unless every address is inside the test bed's published node network. */
-export function assertTestbedAddresses(addresses: readonly string[], nodeNetwork: string | undefined): void {
-  if (nodeNetwork === undefined) {
-    throw new Error(
-      `refusing to send requests from this host: ConfigMap ${TESTBED_CONFIGMAP.namespace}/${TESTBED_CONFIGMAP.name} ` +
-        "(key nodeNetwork) does not exist, so no node address is known to belong to the local test bed",
-    );
-  }
-  const outside = addresses.filter((a) => !ipInCidr(a, nodeNetwork));
-  if (outside.length > 0 || addresses.length === 0) {
-    throw new Error(
-      `refusing to send requests from this host to ${outside.join(", ") || "(no node addresses)"}: not inside the test bed's nodeNetwork ${nodeNetwork}`,
-    );
-  }
-}
-
-async function nodeAddresses(kube: Kube): Promise<string[]> {
-  const nodes = (await kube.core.listNode()).items;
-  return nodes.flatMap((n) => n.status?.addresses?.filter((a) => a.type === "InternalIP").map((a) => a.address) ?? []);
-}
-
-/** Requests from this process, round-robin over `urls` (already checked to be allowed). */
-function startHostLoop(urls: readonly URL[], source: string, intervalMs: number, timeoutMs: number): Prober {
   const records: ProbeRecord[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    for (let i = 0; !stopped; i++) {
-      const url = urls[i % urls.length] as URL;
-      const at = Date.now();
-      const t0 = performance.now();
-      const { status, pod, error, code } = await freshGet(url, timeoutMs);
-      const latencyMs = Math.round((performance.now() - t0) * 10) / 10;
-      records.push({ source, at, latencyMs, status, pod, error: code ? `${code}: ${error}` : error });
-      await pace(intervalMs); // pacing between requests, not a wait for state
+  let rest = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    const lines = (rest + chunk).split("\n");
+    rest = lines.pop() ?? "";
+    for (const line of lines) {
+      const record = parseProbeLine(line, source);
+      if (record) records.push(record);
     }
-  })();
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-2000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
   return {
     source,
+    rate,
     stop: async () => {
-      stopped = true;
-      await loop;
+      child.stdin.end();
+      const code = await exited;
+      if (code !== 0) throw new Error(`prober ${source} (pid ${child.pid}) exited with ${code}: ${stderr.trim()}`);
       return records;
     },
   };
 }
 
+/** Requests per second of each prober: KOC_PROBER_RATE, else 200. */
+export function proberRate(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.KOC_PROBER_RATE?.trim();
+  if (!raw) return 200;
+  const rate = Number(raw);
+  if (!Number.isInteger(rate) || rate < 1 || rate > 2000)
+    throw new Error(`KOC_PROBER_RATE must be a whole number of requests per second from 1 to 2000, got "${raw}"`);
+  return rate;
+}
+
 /**
- * Probes Service `service`'s NodePort "from outside": from this host, round-robin over every node's
- * InternalIP, when the test bed publishes its node network and every address is inside it; otherwise
- * from `clientPod` to the first node's address (an in-cluster request), logged as such.
+ * Probes Service `service`'s NodePort "from outside": from this host, round-robin over every Ready node's
+ * InternalIP, when the network guard allows it (the local test bed); otherwise from the prober pod to the
+ * first node's address (an in-cluster request), logged as such.
  */
 export async function startNodePortProber(
   ns: TestNamespace,
-  clientPod: string,
   service: string,
   options: Partial<ProberOptions> = {},
 ): Promise<Prober> {
   const svc = await ns.kube.core.readNamespacedService({ name: service, namespace: ns.name });
   const nodePort = svc.spec?.ports?.[0]?.nodePort;
   if (nodePort === undefined) throw new Error(`service ${ns.name}/${service} has no NodePort`);
-  const addresses = await nodeAddresses(ns.kube);
   const name = options.name ?? "nodeport";
-  const intervalMs = options.intervalMs ?? 20;
+  const rate = options.rate ?? proberRate();
   const timeoutMs = options.timeoutMs ?? T.httpRequest;
-  const nodeNetwork = await testbedNodeNetwork(ns.kube);
-  try {
-    assertTestbedAddresses(addresses, nodeNetwork);
-  } catch (refusal) {
-    log(`${(refusal as Error).message}; probing the NodePort from pod ${clientPod} instead`);
-    return startPodProber(ns, clientPod, `http://${addresses[0]}:${nodePort}/`, { name, intervalMs, timeoutMs });
+  const access = await hostNodeAccess(ns.kube);
+  if (!access.published) {
+    const [first] = await nodeAddresses(ns.kube);
+    log(`${access.reason}; probing the NodePort from the prober pod instead`);
+    return startPodProber(ns, `http://${first?.address}:${nodePort}/`, { name, rate, timeoutMs });
   }
-  const urls = addresses.map((a) => new URL(`http://${a}:${nodePort}/`));
+  const urls = access.nodes.map((n) => `http://${n.address}:${nodePort}/`);
   const source = `${name} (from this host)`;
-  log(`prober ${source} started: GET ${urls.map(String).join(", ")} round-robin (inside nodeNetwork ${nodeNetwork})`);
-  return startHostLoop(urls, source, intervalMs, timeoutMs);
+  const prober = startHostProber(urls, source, rate, timeoutMs);
+  ns.defer(`stop prober ${source}`, async () => void (await prober.stop().catch(() => [])));
+  log(
+    `prober ${source} started: ${rate} GET/s ${urls.join(", ")} round-robin (inside nodeNetwork ${access.nodeNetwork})`,
+  );
+  return prober;
+}
+
+/** Where each scenario's prober figures are appended, one JSON line per prober (read by `npm run bench`). */
+export const PROBER_FIGURES_FILE = join("artifacts", "prober-figures.jsonl");
+
+/**
+ * Appends, per prober, its rate and largest gap inside the checked windows (steady state: the windows
+ * start after the probers did) to the reports directory.
+ */
+export function recordProberFigures(
+  scenario: string,
+  records: readonly ProbeRecord[],
+  windows: readonly CheckedWindow[],
+): void {
+  const inWindows = records.filter((r) => windows.some((w) => r.at >= w.from && r.at < w.to));
+  const windowMs = windows.reduce((sum, w) => sum + (w.to - w.from), 0);
+  const lines = summarize(inWindows).map((s) =>
+    JSON.stringify({
+      scenario,
+      source: s.source,
+      requests: s.total,
+      failed: s.failed,
+      windowMs: Math.round(windowMs),
+      rate: Math.round((s.total * 1000) / Math.max(1, windowMs)),
+      maxGapMs: Math.round(s.maxGapMs * 10) / 10,
+      medianGapMs: Math.round(s.medianGapMs * 10) / 10,
+    }),
+  );
+  const dir = config().reportsDir;
+  mkdirSync(join(dir, "artifacts"), { recursive: true });
+  if (lines.length > 0) appendFileSync(join(dir, PROBER_FIGURES_FILE), `${lines.join("\n")}\n`);
 }

@@ -12,7 +12,7 @@
  */
 
 import { config } from "../../helpers/framework/config.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
@@ -21,6 +21,8 @@ import { assertNoSecretLeaks, secretValue } from "../../helpers/manifests/leaks.
 import { podReady } from "../../helpers/observe/conditions.ts";
 import { envDigest, sha256 } from "../../helpers/traffic/container-view.ts";
 import { shell } from "../../helpers/traffic/exec.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const MANIFESTS = "config/env-injection";
 

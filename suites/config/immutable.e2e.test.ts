@@ -10,10 +10,12 @@
  */
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import type { TestNamespace } from "../../helpers/framework/fixtures.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { describeApiError, statusCode } from "../../helpers/framework/kube.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 /** Replaces ConfigMap `frozen` with `change` applied; returns the API's refusal, or "accepted". */
 async function tryUpdate(

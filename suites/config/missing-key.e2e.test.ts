@@ -11,7 +11,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { config } from "../../helpers/framework/config.ts";
 import type { TestNamespace } from "../../helpers/framework/fixtures.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
@@ -20,6 +20,8 @@ import { assertNoSecretLeaks } from "../../helpers/manifests/leaks.ts";
 import { podReady, showPod } from "../../helpers/observe/conditions.ts";
 import { podEvents } from "../../helpers/observe/events.ts";
 import { envDigest } from "../../helpers/traffic/container-view.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const MANIFESTS = "config/missing-key";
 

@@ -15,7 +15,7 @@
 
 import { config } from "../../helpers/framework/config.ts";
 import type { TestNamespace } from "../../helpers/framework/fixtures.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, log, step } from "../../helpers/framework/report.ts";
 import { formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
@@ -25,6 +25,8 @@ import { deploymentAvailable, podsReady } from "../../helpers/observe/conditions
 import { restartRollout } from "../../helpers/observe/rollout.ts";
 import { envDigest, fileDigest, sha256, showLayout, volumeLayout } from "../../helpers/traffic/container-view.ts";
 import { shell } from "../../helpers/traffic/exec.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const V1 = "config/update-propagation";
 const V2 = "config/update-propagation/v2";

@@ -11,7 +11,7 @@
  */
 
 import { config } from "../../helpers/framework/config.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
@@ -20,6 +20,8 @@ import { assertNoSecretLeaks, secretValuesIn } from "../../helpers/manifests/lea
 import { podReady } from "../../helpers/observe/conditions.ts";
 import { fileDigest, sha256, showLayout, TIMESTAMPED_DIR, volumeLayout } from "../../helpers/traffic/container-view.ts";
 import { shell } from "../../helpers/traffic/exec.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const MANIFESTS = "config/volume-layout";
 const MOUNT = "/etc/secrets";

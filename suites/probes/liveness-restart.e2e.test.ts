@@ -15,7 +15,7 @@
  *   in the negative twin (restart: hold violated), and removes a file the http probe does not read.
  */
 
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -36,6 +36,8 @@ import {
 } from "../../helpers/observe/probe-evidence.ts";
 import { exec } from "../../helpers/traffic/exec.ts";
 import { restartedInWindow } from "./restart-evidence.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const HEALTHY_S = livenessDelaySeconds();
 const FOREVER_S = 3600;

@@ -13,7 +13,7 @@
  *   pod's IP" (awaited, then held over 2 probe periods) fails and names both ready addresses.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -23,6 +23,8 @@ import { showPod } from "../../helpers/observe/conditions.ts";
 import { sameAddresses, serviceEndpoints } from "../../helpers/observe/endpointslices.ts";
 import { containerStatus, probesSabotage, restartsOf } from "../../helpers/observe/probe-evidence.ts";
 import { httpAnswers, httpGet, shell, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const SABOTAGE = probesSabotage();
 const READY_FILE = "/usr/share/nginx/html/ready";

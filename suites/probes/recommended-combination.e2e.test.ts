@@ -15,7 +15,7 @@
  *   started pod is restarted although only readiness should fail, so "not restarted" is violated.
  */
 
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -36,6 +36,8 @@ import {
   secondsBetween,
 } from "../../helpers/observe/probe-evidence.ts";
 import { httpAnswers, shell, startHttpClient } from "../../helpers/traffic/exec.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const SABOTAGE = probesSabotage();
 const START_S = 5;

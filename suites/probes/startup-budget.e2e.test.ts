@@ -13,7 +13,7 @@
  *   Ready: timeout) and the other one 6 s (not restarted: timeout).
  */
 
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -33,6 +33,8 @@ import {
   secondsBetween,
 } from "../../helpers/observe/probe-evidence.ts";
 import { restartedInWindow } from "./restart-evidence.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const SABOTAGE = probesSabotage();
 const START_S = 6;

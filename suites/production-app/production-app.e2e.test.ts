@@ -11,6 +11,9 @@
  *   answer is held at v1 until the change has demonstrably reached the pods (app.env, a plain ConfigMap volume,
  *   shows the new version), and the subPath file still holds v1 then. `rollout restart` MUST then bring
  *   "Hello from Production App v2.0 - UPDATED!" with no failed request, inside the cluster and through the NodePort.
+ *   Which version answered comes from the pods a watch saw (pod-template-hash label → ReplicaSet): an answer
+ *   from a pod of neither ReplicaSet is a failure (helpers/traffic/prober.test.ts shows it); each prober MUST
+ *   cover the restart (helpers/traffic/prober.ts assertCoverage).
  * Not covered: the Secret's values inside the container (suites on Secrets cover that), liveness restarts,
  *   DNS names of the Services (requests go to the ClusterIP and to node addresses).
  * Serial or disruptive: no; each test has its own namespace and the API assigns the NodePort (the field notes'
@@ -27,18 +30,19 @@
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import { config } from "../../helpers/framework/config.ts";
-import { describe, expect, type TestNamespace, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, type TestNamespace, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, step } from "../../helpers/framework/report.ts";
 import { formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { requireNodes, skipBecause } from "../../helpers/manifests/prereq.ts";
-import { deploymentAvailable, isPodReady, showPod } from "../../helpers/observe/conditions.ts";
-import { restartRollout } from "../../helpers/observe/rollout.ts";
+import { deploymentAvailable, isPodReady } from "../../helpers/observe/conditions.ts";
+import { restartRollout, rolloutSettled, watchRollout } from "../../helpers/observe/rollout.ts";
 import { assertBound, sampleWhile, Timeline } from "../../helpers/observe/timeline.ts";
 import { exec, type HttpResult, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
-import { hostAnswers, hostNodeAccess } from "../../helpers/traffic/node-access.ts";
+import { hostAnswers, hostNodeAccess, nodeAddresses } from "../../helpers/traffic/node-access.ts";
 import {
+  assertCoverage,
   assertNoFailedRequests,
   assertVersionSwitch,
   showSummary,
@@ -47,6 +51,8 @@ import {
   summarize,
   versionSegments,
 } from "../../helpers/traffic/prober.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const APP = "production-app";
 const V1 = { answer: "Hello from Production App v1.0", version: "v1.0" };
@@ -88,23 +94,8 @@ async function startApp(
 }
 
 /** A Check: GET `url` from the client pod answers 200 with `text`. */
-function answers(
-  ns: TestNamespace,
-  client: string,
-  url: string,
-  text: string,
-): Check<Awaited<ReturnType<typeof httpGet>>> {
-  const check = httpAnswers(ns, client, url);
-  return { ...check, ok: (r) => check.ok(r) && r.body.includes(text) };
-}
-
-async function nodeAddresses(ns: TestNamespace): Promise<{ name: string; address: string }[]> {
-  const nodes = (await ns.kube.core.listNode()).items;
-  return nodes.map((n) => ({
-    name: n.metadata?.name ?? "?",
-    address: n.status?.addresses?.find((a) => a.type === "InternalIP")?.address ?? "",
-  }));
-}
+const answers = (ns: TestNamespace, client: string, url: string, text: string) =>
+  httpAnswers(ns, client, url, 200, text);
 
 /** The file `path` in every Ready app pod contains `text` (one line per pod). */
 function everyPodShows(ns: TestNamespace, path: string, text: string): Check<string[]> {
@@ -121,20 +112,6 @@ function everyPodShows(ns: TestNamespace, path: string, text: string): Check<str
     show: (lines) => `${path} in ${ns.name}: ${lines.join("; ").slice(0, 1200)}`,
   };
 }
-
-/** Only pods of ReplicaSet `hash` are left: `count` of them, Ready; the old ones have terminated. */
-function onlyPodsOf(ns: TestNamespace, hash: string, count: number): Check<V1Pod[]> {
-  return {
-    observe: async () =>
-      (await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: `app=${APP}` })).items,
-    ok: (pods) =>
-      pods.length === count && pods.every((p) => p.metadata?.labels?.["pod-template-hash"] === hash && isPodReady(p)),
-    show: (pods) => pods.map(showPod).join("; ") || "no pods",
-  };
-}
-
-/** `production-app-7c9d4f-x2x8q` → `7c9d4f`: the ReplicaSet (pod-template-hash) a pod name belongs to. */
-const templateHash = (pod: string): string => pod.split("-").at(-2) ?? "";
 
 describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas spread over nodes, ClusterIP and NodePort", () => {
   test("should spread 3 Burstable replicas over 3 nodes and answer v1 through the ClusterIP and every node's NodePort", async ({
@@ -166,7 +143,7 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
     );
     expect(inside.body.trim(), `body of GET ${url}`).toBe(V1.answer);
 
-    for (const node of await nodeAddresses(ns)) {
+    for (const node of await nodeAddresses(kube)) {
       const nodeUrl = `http://${node.address}:${app.nodePort}/`;
       await step(`assert: GET ${nodeUrl} (NodePort on ${node.name}) from the client pod answers "${V1.answer}"`, () =>
         waitFor(
@@ -210,7 +187,6 @@ describe.concurrent("Production app: configuration changes and rollout restart",
     await step(`arrange: GET ${url} (ClusterIP) answers "${V1.answer}"`, () =>
       waitFor(`GET ${url} answers "${V1.answer}"`, answers(ns, app.client, url, V1.answer), T.serviceReachable),
     );
-    const v1Pods = (await appPods(ns)).map((p) => p.metadata?.name ?? "");
 
     await step(`act: apply the ConfigMap with "${V2.answer}" (nothing else changes)`, () =>
       apply(ns, "production-app/app/10-config.yaml", V2),
@@ -256,33 +232,40 @@ describe.concurrent("Production app: configuration changes and rollout restart",
       "act: start continuous requests to the ClusterIP (in-cluster) and the NodePort",
       async () => {
         const started = [
-          await startPodProber(ns, app.client, url, { name: "clusterip" }),
-          await startNodePortProber(ns, app.client, `${APP}-nodeport`, { name: "nodeport" }),
+          await startPodProber(ns, url, { name: "clusterip" }),
+          await startNodePortProber(ns, `${APP}-nodeport`, { name: "nodeport" }),
         ];
         for (const prober of started) ns.defer(`stop prober ${prober.source}`, async () => void (await prober.stop()));
         return started;
       },
     );
+    const watched = await watchRollout(ns, APP, `app=${APP}`);
+    const restart = { label: "rollout restart", from: Date.now(), to: 0 };
     await step("act: rollout restart, wait until only the new ReplicaSet's 3 pods are left", async () => {
       await restartRollout(ns, APP);
-      await waitFor(`deployment ${ns.name}/${APP} rolled out`, deploymentAvailable(ns, APP, 3), T.rollout, {
-        signal: ns.signal,
-      });
-      const newHash = templateHash(
-        (await appPods(ns)).find((p) => !v1Pods.includes(p.metadata?.name ?? ""))?.metadata?.name ?? "",
-      );
-      await waitFor(`only the 3 pods of ReplicaSet ${APP}-${newHash} are left`, onlyPodsOf(ns, newHash, 3), T.delete, {
+      await waitFor(`deployment ${ns.name}/${APP} rolled out`, rolloutSettled(ns, APP, `app=${APP}`, 3), T.rollout, {
         signal: ns.signal,
       });
     });
+    restart.to = Date.now();
     const records = (await Promise.all(probers.map((p) => p.stop()))).flat();
+    await watched.stop();
 
     await step("assert: no request failed, and answers switched from the v1 pods to the new ones", async () => {
-      const v1Hash = templateHash(v1Pods[0] ?? "");
-      const versionOf = (pod: string): string => (templateHash(pod) === v1Hash ? V1.version : V2.version);
+      // Versions come from the pods the watch saw (their pod-template-hash label): an answer from any
+      // other pod is a failure, never counted as v2.
+      const sets = watched.replicaSets().map((rs) => rs.metadata?.name ?? "?");
+      expect(sets, "ReplicaSets of the rollout restart: the v1 one, then exactly one new one").toHaveLength(2);
+      const [v1Set, v2Set] = sets;
+      const versions = new Map([
+        [v1Set, V1.version],
+        [v2Set, V2.version],
+      ]);
+      const versionOf = (pod: string): string | undefined => versions.get(watched.versionOf(pod));
       const summaries = summarize(records).map(showSummary);
       const segments = versionSegments(records, versionOf).map((s) => `${s.source}: ${s.version} ×${s.answers}`);
       await attach("requests during rollout restart", [...summaries, "", ...segments].join("\n"));
+      assertCoverage(records, [restart], probers, T.proberGap);
       assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio });
       assertVersionSwitch(records, versionOf, { from: V1.version, to: V2.version });
     });

@@ -19,7 +19,7 @@
  *   event and the states around it).
  */
 
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability, log, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
@@ -33,6 +33,8 @@ import {
 } from "../../helpers/observe/rollout.ts";
 import { assertBound, type Bound, extremes } from "../../helpers/observe/timeline.ts";
 import { attachRolloutPicture } from "../../helpers/traffic/rollout-picture.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const REPLICAS = 3;
 const STRATEGIES = [

@@ -8,20 +8,29 @@
  *   the answers MUST switch from the old ReplicaSet's pods to the new one's.
  *   With strategy Recreate, the same change MUST interrupt service, and the prober MUST report the outage.
  * Not covered: long-lived (keep-alive) connections, which a rollout may cut; LoadBalancer Services;
- *   requests slower than the 5 s preStop delay.
+ *   requests slower than the 5 s preStop delay; DNS outages shorter than the probers' 1 s lookup refresh.
+ * Resolution: each prober starts KOC_PROBER_RATE requests/s (default 200) on a timetable, a new connection
+ *   each (helpers/traffic/probe-loop.mjs); every rollout window MUST hold at least half that rate from every
+ *   prober and no pause between request starts longer than T.proberGap, else the check fails as blind
+ *   (CoverageError), never as green. The third scenario proves the resolution on every run: a 300 ms outage
+ *   injected into all pods at once MUST be reported by every prober with its start, end and failed requests.
  * Serial or disruptive: no; everything lives in the test's namespace (NodePorts are assigned by the cluster).
  * Failure policy: strict (no failed request). Requests from this host go only to node addresses inside the
- *   test bed's published nodeNetwork; elsewhere the NodePort is probed from the client pod (see helpers/traffic/prober.ts).
- * On purpose: made to fail by removing the preStop delay and readiness probe (failed requests, reported
- *   with each outage); the Recreate twin fails whenever the prober misses an outage.
+ *   test bed's published nodeNetwork; elsewhere the NodePort is probed from the prober pod (see helpers/traffic/prober.ts).
+ * On purpose: KOC_ROLLOUTS_SABOTAGE=1 injects the same 300 ms outage before the first rollout of the
+ *   zero-downtime scenario: it fails with FailedRequestsError naming each prober's outage (start, end,
+ *   failed requests). Removing the preStop delay and readiness probe fails it too (failed requests, each
+ *   outage reported). Stopping a prober early (e.g. `KOC_PROBER_RATE=1`) fails coverage with the numbers;
+ *   the Recreate twin fails with CoverageError "recorded nothing" when a prober is silent, and with an
+ *   assertion on "outages seen" when it sees none.
  */
 
-import { config } from "../../helpers/framework/config.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { config, parseBoolean } from "../../helpers/framework/config.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, log, step } from "../../helpers/framework/report.ts";
 import { formatDuration, T } from "../../helpers/framework/timeouts.ts";
-import { waitFor } from "../../helpers/framework/wait.ts";
+import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import {
   restartRollout,
@@ -32,14 +41,17 @@ import {
   type WatchedRollout,
   watchRollout,
 } from "../../helpers/observe/rollout.ts";
-import { startHttpClient } from "../../helpers/traffic/exec.ts";
+import { exec } from "../../helpers/traffic/exec.ts";
 import {
+  assertCoverage,
   assertNoFailedRequests,
   assertVersionSwitch,
+  type CheckedWindow,
   FailedRequestsError,
   outages,
   type ProbeRecord,
   type Prober,
+  recordProberFigures,
   showSummary,
   startNodePortProber,
   startPodProber,
@@ -47,25 +59,28 @@ import {
 } from "../../helpers/traffic/prober.ts";
 import { attachRolloutPicture } from "../../helpers/traffic/rollout-picture.ts";
 
+podSecurity("baseline"); // root images (nginx, busybox), no host access
+
 const SELECTOR = "app=web";
 const ROLLING = "{type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}";
 const RECREATE = "{type: Recreate}";
+const OUTAGE_MS = 300;
+const SABOTAGE = parseBoolean("KOC_ROLLOUTS_SABOTAGE", process.env.KOC_ROLLOUTS_SABOTAGE);
 
 interface Traffic {
   watched: WatchedRollout;
   probers: Prober[];
 }
 
-/** The workload available, a client pod, the rollout watched and both probers sending requests. */
+/** The workload available, the rollout watched and both probers sending requests. */
 async function arrange(ns: TestNamespace, strategy: string): Promise<Traffic> {
   return step("arrange: 3 nginx replicas behind a ClusterIP and a NodePort Service, probers running", async () => {
     await apply(ns, "rollouts/zero-downtime", { strategy });
-    const client = await startHttpClient(ns);
     await waitFor(`deployment ${ns.name}/web rolled out`, rolloutSettled(ns, "web", SELECTOR, 3), T.rollout);
     const watched = await watchRollout(ns, "web", SELECTOR);
     const probers = [
-      await startPodProber(ns, client, `http://web.${ns.name}.svc/`, { name: "service" }),
-      await startNodePortProber(ns, client, "web-nodeport"),
+      await startPodProber(ns, `http://web.${ns.name}.svc/`, { name: "service" }),
+      await startNodePortProber(ns, "web-nodeport"),
     ];
     return { watched, probers };
   });
@@ -73,9 +88,11 @@ async function arrange(ns: TestNamespace, strategy: string): Promise<Traffic> {
 
 /** Stops the probers and the watch; attaches the picture and the probers' summaries. */
 async function finish(title: string, traffic: Traffic, marks: { label: string; at: number }[]): Promise<ProbeRecord[]> {
+  const end = Date.now();
   const records = (await Promise.all(traffic.probers.map((p) => p.stop()))).flat();
   const timeline = await traffic.watched.stop();
   for (const summary of summarize(records)) log(showSummary(summary));
+  recordProberFigures(title, records, windowsOf(marks, end));
   await attachRolloutPicture(
     {
       title,
@@ -90,6 +107,31 @@ async function finish(title: string, traffic: Traffic, marks: { label: string; a
   return records;
 }
 
+/**
+ * Every web pod drops requests (nginx `return 444` while /tmp/koc-outage exists, see the ConfigMap) from
+ * `at` (epoch ms) for OUTAGE_MS. Each pod waits for the same instant by its own clock (the node's, synchronized),
+ * so the outage starts and ends at once on all of them. Resolves when it is over.
+ */
+async function injectOutage(ns: TestNamespace, at: number): Promise<CheckedWindow> {
+  const pods = (await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: SELECTOR })).items;
+  const until = (t: string) => `while [ "$(date +%s%3N)" -lt ${t} ]; do sleep 0.005; done`;
+  const script = `${until("$1")}; touch /tmp/koc-outage; ${until("$2")}; rm -f /tmp/koc-outage`;
+  log(`injecting a ${OUTAGE_MS} ms outage into ${pods.length} pods at ${new Date(at).toISOString()}`);
+  await Promise.all(
+    pods.map(async (pod) => {
+      const name = pod.metadata?.name ?? "";
+      const r = await exec(ns, name, ["sh", "-c", script, "sh", String(at), String(at + OUTAGE_MS)]);
+      if (r.exitCode !== 0) throw new Error(`outage in pod ${ns.name}/${name} failed: ${r.stderr}`);
+    }),
+  );
+  return { label: `injected ${OUTAGE_MS} ms outage`, from: at, to: at + OUTAGE_MS };
+}
+
+/** One window per action: from its mark to the next one (the last to `end`). */
+function windowsOf(marks: readonly { label: string; at: number }[], end: number): CheckedWindow[] {
+  return marks.map((m, i) => ({ label: m.label, from: m.at, to: marks[i + 1]?.at ?? end }));
+}
+
 describe.concurrent("Rolling update under continuous requests", () => {
   test("should answer every request while rolling out by set image, rollout restart and rollout undo", async ({
     ns,
@@ -102,6 +144,7 @@ describe.concurrent("Rolling update under continuous requests", () => {
       { label: "rollout undo", run: () => undoRollout(ns, "web") },
     ];
     const marks: { label: string; at: number }[] = [];
+    if (SABOTAGE) await step("sabotage: a 300 ms outage of every pod", () => injectOutage(ns, Date.now() + 1500));
     for (const action of actions) {
       await step(`act: ${action.label}, until every old pod is gone`, async () => {
         marks.push({ label: action.label, at: Date.now() });
@@ -116,6 +159,9 @@ describe.concurrent("Rolling update under continuous requests", () => {
     const end = Date.now();
     const records = await finish("set image, restart, undo under requests", traffic, marks);
 
+    await step(`assert: every prober sent requests throughout each rollout, no pause over ${T.proberGap} ms`, () =>
+      assertCoverage(records, windowsOf(marks, end), traffic.probers, T.proberGap),
+    );
     await step("assert: no request failed (or no more than KOC_MAX_FAILED_REQUEST_RATIO)", () =>
       assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio }),
     );
@@ -144,20 +190,81 @@ describe.concurrent("Rolling update under continuous requests", () => {
   }) => {
     await capability("Workloads", "Zero-downtime rolling update");
     const traffic = await arrange(ns, RECREATE);
-    const at = Date.now();
+    const marks = [{ label: "set image (Recreate)", at: Date.now() }];
     await step("act: set image with strategy Recreate, until every new pod is Ready", async () => {
       await setImage(ns, "web", "nginx", ns.images.nginxNext);
       await waitFor(`deployment ${ns.name}/web recreated`, rolloutSettled(ns, "web", SELECTOR, 3), T.rollout);
     });
-    const records = await finish("Recreate under requests", traffic, [{ label: "set image (Recreate)", at }]);
+    const end = Date.now();
+    const records = await finish("Recreate under requests", traffic, marks);
 
+    await step("assert: every prober sent requests throughout the rollout (a silent prober sees no outage)", () =>
+      assertCoverage(records, windowsOf(marks, end), traffic.probers, T.proberGap),
+    );
     await step("assert: every prober saw an outage, and assertNoFailedRequests reports it", () => {
-      for (const source of new Set(records.map((r) => r.source))) {
+      for (const { source } of traffic.probers) {
         const gaps = outages(records).filter((o) => o.source === source);
         expect(gaps.length, `outages seen by prober ${source}`).toBeGreaterThan(0);
         log(`${source}: longest outage ${formatDuration(Math.max(...gaps.map((o) => o.to - o.from)))}`);
       }
       expect(() => assertNoFailedRequests(records)).toThrowError(FailedRequestsError);
     });
+  });
+
+  test(`should report a ${OUTAGE_MS} ms outage with its start, end and failed requests from every prober`, async ({
+    ns,
+  }) => {
+    await capability("Workloads", "Zero-downtime rolling update");
+    const traffic = await arrange(ns, ROLLING);
+    const outage = await step(`act: every pod drops requests for ${OUTAGE_MS} ms`, () =>
+      injectOutage(ns, Date.now() + 1500),
+    );
+    const marks = [{ label: outage.label, at: outage.from }];
+    await step("act: requests continue for a second while every pod serves again", () =>
+      holdsFor(
+        "no web pod drops requests (no /tmp/koc-outage) after the injected outage",
+        {
+          observe: async () => {
+            const pods = await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: SELECTOR });
+            const names = pods.items.map((p) => p.metadata?.name ?? "");
+            const left = await Promise.all(names.map((n) => exec(ns, n, ["ls", "/tmp"])));
+            return left.map((r, i) => `${names[i]}: ${r.stdout.trim() || "(empty /tmp)"}`);
+          },
+          ok: (lines) => lines.every((l) => !l.includes("koc-outage")),
+          show: (lines) => lines.join("; "),
+        },
+        1000,
+        { signal: ns.signal },
+      ),
+    );
+    const records = await finish(`${OUTAGE_MS} ms outage under requests`, traffic, marks);
+    const around = { label: "around the outage", from: outage.from - 1000, to: outage.to + 1000 };
+
+    await step("assert: every prober sent requests throughout", () =>
+      assertCoverage(records, [around], traffic.probers, T.proberGap),
+    );
+    await step(
+      `assert: each prober reports one outage of about ${OUTAGE_MS} ms, and assertNoFailedRequests names it`,
+      () => {
+        for (const prober of traffic.probers) {
+          const seen = outages(
+            records.filter((r) => r.source === prober.source && r.at >= around.from && r.at < around.to),
+          );
+          const shown = seen.map(
+            (o) => `${o.failed} failed from ${new Date(o.from).toISOString()} for ${formatDuration(o.to - o.from)}`,
+          );
+          log(`${prober.source}: ${shown.join("; ") || "no outage"}`);
+          expect(seen.length, `outages seen by ${prober.source}: ${shown.join("; ")}`).toBe(1);
+          const [gone] = seen;
+          const length = (gone?.to ?? 0) - (gone?.from ?? 0);
+          expect(length, `length of the outage seen by ${prober.source}`).toBeGreaterThanOrEqual(OUTAGE_MS - 100);
+          expect(length, `length of the outage seen by ${prober.source}`).toBeLessThanOrEqual(OUTAGE_MS + T.proberGap);
+          expect(gone?.failed, `failed requests of ${prober.source}`).toBeGreaterThanOrEqual(
+            Math.floor((prober.rate * (OUTAGE_MS - 100)) / 1000 / 2),
+          );
+        }
+        expect(() => assertNoFailedRequests(records)).toThrowError(FailedRequestsError);
+      },
+    );
   });
 });

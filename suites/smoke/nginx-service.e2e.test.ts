@@ -11,13 +11,15 @@
  */
 
 import { config } from "../../helpers/framework/config.ts";
-import { describe, expect, test } from "../../helpers/framework/fixtures.ts";
+import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { deploymentAvailable, serviceEndpointsReady } from "../../helpers/observe/conditions.ts";
 import { httpAnswers, startHttpClient } from "../../helpers/traffic/exec.ts";
+
+podSecurity("baseline"); // root images (nginx, busybox), no host access
 
 const WELCOME = config().smokeSabotage ? "Welcome to a page nginx does not serve" : "Welcome to nginx!";
 

@@ -104,12 +104,19 @@ for r in 1 2; do
   echo "$r" >"$d/etc/koc-image-release"
   import "koc.local/nginx:$ngxver-r$r" "$d" --change 'CMD ["nginx", "-g", "daemon off;"]' --change 'EXPOSE 80'
 done
+# the probers' runtime: Debian's Node.js runs helpers/traffic/probe-loop.mjs (the same file the host runs)
+d=$(stage prober "$(rootfs prober)")
+nodever=$(awk '/^Package: nodejs$/{p=1} p && /^Version:/{print $2; exit}' "$d/var/lib/dpkg/status" | cut -d+ -f1 | cut -d- -f1)
+[ -n "$nodever" ] || { echo "cannot read the nodejs version from the prober rootfs" >&2; exit 1; }
+import "koc.local/nodejs:$nodever" "$d" --change 'CMD ["node"]'
+workload_nodejs="koc.local/nodejs:$nodever"
 cat >"$IMAGES_JSON" <<JSON
 {
   "nginx": "koc.local/nginx:$ngxver-r1",
   "nginxNext": "koc.local/nginx:$ngxver-r2",
   "busybox": "$workload_busybox",
-  "curl": "$workload_curl"
+  "curl": "$workload_curl",
+  "nodejs": "$workload_nodejs"
 }
 JSON
 docker save -o "$OUT.tmp" "${refs[@]}"

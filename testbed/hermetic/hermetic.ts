@@ -52,12 +52,12 @@ async function removeHostRules(chain: string, current?: { bridge: string; subnet
 
 export async function ensureHostRule(): Promise<void> {
   const [chain, bridge, subnet] = [await hostChain(), await kindBridge(), await kindSubnet()];
-  await removeHostRules(chain, { bridge, subnet });
   const spec = hostRuleSpec(bridge, subnet);
   if ((await $`iptables -C ${chain} ${spec}`.nothrow()).exitCode !== 0) {
     await $`iptables -I ${chain} 1 ${spec}`;
     log(`host firewall: ${chain} drops what ${bridge} (kind network) sends outside ${subnet}; cluster:down removes it`);
   }
+  await removeHostRules(chain, { bridge, subnet }); // after the new one is in: no moment without a rule
 }
 
 /** When the kind network is gone, its rule goes too. */

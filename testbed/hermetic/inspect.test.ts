@@ -12,7 +12,7 @@ import {
 } from "./inspect.ts";
 
 // as iptables -S prints it (the options in its own order, not the order they were given in)
-const rule = `-A DOCKER-USER ! -d 172.18.0.0/16 -i br-0123456789ab -m comment --comment "${HOST_RULE_COMMENT}" -j DROP`;
+const rule = `-A DOCKER-USER ! -d 172.18.0.0/16 -i br-0123456789ab ! -o br-0123456789ab -m comment --comment "${HOST_RULE_COMMENT}" -j DROP`;
 
 describe("host drop rule", () => {
   test("in place as the first rule", () => {
@@ -27,6 +27,12 @@ describe("host drop rule", () => {
     expect(hostRuleProblems(rule, "DOCKER-USER", "br-ffffffffffff", "172.18.0.0/16")).toHaveLength(1);
     expect(hostRuleProblems(rule, "DOCKER-USER", "br-0123456789ab", "172.19.0.0/16")).toHaveLength(1);
     const late = `-A DOCKER-USER -i br-0123456789ab -j ACCEPT\n${rule}`;
+    // traffic staying on the bridge may be let through first: it does not leave the network
+    const bridged = `-A DOCKER-USER -i br-0123456789ab -o br-0123456789ab -j RETURN\n${rule}`;
+    expect(hostRuleProblems(bridged, "DOCKER-USER", "br-0123456789ab", "172.18.0.0/16")).toEqual([]);
+    // the first form of the rule, which also dropped pod-to-pod traffic bridged between nodes
+    const old = rule.replace(" ! -o br-0123456789ab", "");
+    expect(hostRuleProblems(old, "DOCKER-USER", "br-0123456789ab", "172.18.0.0/16")).toHaveLength(1);
     expect(hostRuleProblems(late, "DOCKER-USER", "br-0123456789ab", "172.18.0.0/16")[0]).toMatch(
       /before the drop rule/,
     );

@@ -9,14 +9,34 @@ export const HOST_RULE_COMMENT = "k8s-ops-conformance: nothing from the kind net
 /** The node routing table that makes the Service CIDR unreachable (netd.sh). */
 export const SERVICE_TABLE = "60";
 
-/** iptables arguments of the host's drop rule for the kind network's bridge and subnet. */
+/**
+ * iptables arguments of the host's drop rule: what the kind network's bridge would forward to another
+ * interface, outside its subnet. Traffic that stays on the bridge (nodes, pod-to-pod between nodes,
+ * containers on the network) is not matched, nor traffic to the host itself (not forwarded).
+ */
 export function hostRuleSpec(bridge: string, subnet: string): string[] {
-  return ["-i", bridge, "!", "-d", subnet, "-m", "comment", "--comment", HOST_RULE_COMMENT, "-j", "DROP"];
+  return [
+    "-i",
+    bridge,
+    "!",
+    "-o",
+    bridge,
+    "!",
+    "-d",
+    subnet,
+    "-m",
+    "comment",
+    "--comment",
+    HOST_RULE_COMMENT,
+    "-j",
+    "DROP",
+  ];
 }
 
 /** Whether a line of `iptables -S` is the drop rule for this bridge and subnet (iptables orders the options). */
 export function isHostRule(line: string, bridge: string, subnet: string): boolean {
-  return line.includes(` -i ${bridge} `) && line.includes(` ! -d ${subnet} `) && line.endsWith("-j DROP");
+  const has = (part: string) => line.includes(` ${part} `);
+  return has(`-i ${bridge}`) && has(`! -o ${bridge}`) && has(`! -d ${subnet}`) && line.endsWith("-j DROP");
 }
 
 /** The drop rule must be in `chain` before anything that could let a packet through. */
@@ -25,7 +45,8 @@ export function hostRuleProblems(iptablesS: string, chain: string, bridge: strin
   const rules = iptablesS.split("\n").filter((l) => l.startsWith(`-A ${chain} `));
   const ours = rules.findIndex((l) => isHostRule(l, bridge, subnet));
   if (ours < 0) return [`no rule in ${chain} drops what ${bridge} sends outside ${subnet}`];
-  const before = rules.slice(0, ours).filter((l) => /-j (ACCEPT|RETURN)\b/.test(l));
+  // a rule for packets leaving through the kind bridge itself cannot let anything out
+  const before = rules.slice(0, ours).filter((l) => /-j (ACCEPT|RETURN)\b/.test(l) && !l.includes(` -o ${bridge} `));
   return before.length > 0 ? [`rules before the drop rule in ${chain} let packets through: ${before.join("; ")}`] : [];
 }
 
