@@ -37,7 +37,7 @@ export interface Config {
   readonly imageOverrides: Readonly<Record<string, string>>;
   readonly keepNamespaceOnFailure: boolean;
   readonly reportsDir: string;
-  /** KOC_SMOKE_SABOTAGE: the smoke scenario expects a page nginx does not serve, to show failure diagnostics. */
+  /** KOC_SMOKE_SABOTAGE: the smoke scenario's client pod gets a resolver that answers nothing, to show a failure. */
   readonly smokeSabotage: boolean;
   /**
    * KOC_MAX_FAILED_REQUEST_RATIO: the share of requests a zero-downtime check may lose (default 0, strict).

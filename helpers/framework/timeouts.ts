@@ -41,6 +41,19 @@ export const BASE_TIMEOUTS = {
   proberGap: 250,
   /** Default window for holdsFor ("must not happen") checks. */
   holdWindow: 15_000,
+  /**
+   * Margin of a "must not happen" window about a probe, on top of periodSeconds × failureThreshold +
+   * timeoutSeconds: the kubelet acting on the probe's verdict (a restart, a Ready change) and the pod status
+   * and EndpointSlices reaching the API server, about 1 s each on a test bed.
+   */
+  probeVerdictMargin: 5_000,
+  /**
+   * How long the pods counted toward a rollout may stay above replicas + maxSurge (by at most
+   * POD_OVERSHOOT). The Deployment controller keeps the sum of its ReplicaSets' spec.replicas within the
+   * bound, but each ReplicaSet's worker acts on its own: the new one's pod can be created an event before the
+   * old one's excess pod is marked terminating. Observed: one event, well under a second.
+   */
+  podsFollowReplicaSets: 5_000,
   /** An object deleted and gone. */
   delete: 60_000,
   /** Collecting failure diagnostics for one namespace (events, logs, describe). */
@@ -64,6 +77,9 @@ export const POLL = {
   /** Sweeps over many objects (cleanup). */
   slow: 1_000,
 } as const;
+
+/** How many pods the counted pods of a rollout may exceed replicas + maxSurge by, for T.podsFollowReplicaSets. */
+export const POD_OVERSHOOT = 1;
 
 export type TimeoutName = keyof typeof BASE_TIMEOUTS;
 export type Timeouts = { readonly [K in TimeoutName]: number };

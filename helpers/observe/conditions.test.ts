@@ -1,7 +1,7 @@
-import type { V1Deployment, V1EndpointSlice, V1Pod } from "@kubernetes/client-node";
+import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
 import { fakeNamespace } from "../framework/testing.ts";
-import { deploymentAvailable, podsReady, serviceEndpointsReady, showPod } from "./conditions.ts";
+import { deploymentAvailable, podsReady, showPod } from "./conditions.ts";
 
 const ns = fakeNamespace();
 
@@ -77,18 +77,5 @@ describe("conditions", () => {
     expect(check.ok([pod("a", true), pod("b", false)])).toBe(false);
     expect(check.ok([pod("a", true), pod("b", true), pod("c", true)])).toBe(false);
     expect(check.show?.([])).toBe("no pods match app=web");
-  });
-
-  test("should count ready endpoints across slices", () => {
-    const check = serviceEndpointsReady(ns, "web", 2);
-    const slice = (ready: boolean[]): V1EndpointSlice => ({
-      addressType: "IPv4",
-      endpoints: ready.map((r, i) => ({ addresses: [`10.0.0.${i}`], conditions: { ready: r } })),
-    });
-    expect(check.ok([slice([true]), slice([true])])).toBe(true);
-    expect(check.ok([slice([true, false])])).toBe(false);
-    expect(check.show?.([slice([true, false])])).toBe(
-      "service koc-unit-abcde/web: 1 ready endpoint(s) of 2 (10.0.0.0 ready=true; 10.0.0.1 ready=false), wanted 2 ready",
-    );
   });
 });

@@ -2,7 +2,7 @@
  * Named checks for waitFor/holdsFor. Each reads one kind of object and shows what matters about it in
  * a line a person can act on ("available 1/2; Available=False MinimumReplicasUnavailable ...").
  */
-import type { V1Condition, V1Deployment, V1EndpointSlice, V1Pod, V1PodCondition } from "@kubernetes/client-node";
+import type { V1Condition, V1Deployment, V1Pod, V1PodCondition } from "@kubernetes/client-node";
 import type { TestNamespace } from "../framework/namespace.ts";
 import type { Check } from "../framework/wait.ts";
 
@@ -93,27 +93,5 @@ export function podReady(ns: TestNamespace, name: string): Check<V1Pod> {
     observe: () => ns.kube.core.readNamespacedPod({ name, namespace: ns.name }),
     ok: isPodReady,
     show: (pod) => `${showPod(pod)}; ${showConditions(pod.status?.conditions)}`,
-  };
-}
-
-/** The Service's EndpointSlices list exactly `count` ready endpoints. */
-export function serviceEndpointsReady(ns: TestNamespace, service: string, count: number): Check<V1EndpointSlice[]> {
-  const readyAddresses = (slices: V1EndpointSlice[]): string[] =>
-    slices.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready === true).flatMap((e) => e.addresses));
-  return {
-    observe: async () =>
-      (
-        await ns.kube.discovery.listNamespacedEndpointSlice({
-          namespace: ns.name,
-          labelSelector: `kubernetes.io/service-name=${service}`,
-        })
-      ).items,
-    ok: (slices) => readyAddresses(slices).length === count,
-    show: (slices) => {
-      const all = slices.flatMap((s) => s.endpoints ?? []);
-      return `service ${ns.name}/${service}: ${readyAddresses(slices).length} ready endpoint(s) of ${all.length} (${all
-        .map((e) => `${e.addresses.join(",")} ready=${e.conditions?.ready}`)
-        .join("; ")}), wanted ${count} ready`;
-    },
   };
 }

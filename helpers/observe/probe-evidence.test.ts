@@ -4,6 +4,8 @@ import { fakeNamespace } from "../framework/testing.ts";
 import {
   lastKillAfterSeconds,
   livenessDelaySeconds,
+  probeHoldWindow,
+  probeRequests,
   probesSabotage,
   probeTiming,
   RestartCountDecreasedError,
@@ -12,6 +14,7 @@ import {
   restartWindow,
   secondsBetween,
   showContainer,
+  startEvidence,
 } from "./probe-evidence.ts";
 
 function pod(restartCount: number): V1Pod {
@@ -134,5 +137,55 @@ describe("probes settings", () => {
   test("should read the sabotage switch", () => {
     expect(probesSabotage({})).toBe(false);
     expect(probesSabotage({ KOC_PROBES_SABOTAGE: "1" })).toBe(true);
+  });
+});
+
+describe("must-not-happen windows about a probe", () => {
+  test("should cover period × failureThreshold + timeout plus the margin", () => {
+    const liveness = { initialDelaySeconds: 0, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 2 };
+    expect(probeHoldWindow(liveness, 5_000)).toEqual({
+      ms: 9_000,
+      explain: "period 1s × failureThreshold 2 + timeout 2s + margin 5s = 9s",
+    });
+    const slow = { initialDelaySeconds: 0, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 };
+    expect(probeHoldWindow(slow, 5_000).ms).toBeGreaterThanOrEqual(10 * 3 * 1000 + 5_000);
+  });
+});
+
+describe("start evidence from probe requests", () => {
+  const line = (at: string, path: string, status: number, agent = "kube-probe/1.34") =>
+    `${at} 10.244.1.1 - - [29/Nov/2026:19:40:01 +0000] "GET ${path} HTTP/1.1" ${status} 153 "-" "${agent}"`;
+  const log = [
+    line("2026-11-29T19:40:01.101234567Z", "/health", 404),
+    '2026-11-29T19:40:01.101300000Z 2026/11/29 19:40:01 [error] 7#7: open() "/usr/share/nginx/html/health" failed',
+    line("2026-11-29T19:40:05.100000000Z", "/health", 404),
+    line("2026-11-29T19:40:05.900000000Z", "/", 200, "curl/8.14.1"),
+    line("2026-11-29T19:40:06.100000000Z", "/health", 200),
+    line("2026-11-29T19:40:07.200000000Z", "/ready", 404),
+    line("2026-11-29T19:40:07.300000000Z", "/health", 200),
+  ].join("\n");
+
+  test("should read the kubelet's probe requests with the node's timestamps", () => {
+    expect(probeRequests(log)).toEqual([
+      { at: new Date("2026-11-29T19:40:01.101Z"), path: "/health", status: 404 },
+      { at: new Date("2026-11-29T19:40:05.100Z"), path: "/health", status: 404 },
+      { at: new Date("2026-11-29T19:40:06.100Z"), path: "/health", status: 200 },
+      { at: new Date("2026-11-29T19:40:07.200Z"), path: "/ready", status: 404 },
+      { at: new Date("2026-11-29T19:40:07.300Z"), path: "/health", status: 200 },
+    ]);
+  });
+
+  test("should measure started and the first readiness probe from the container's startedAt", () => {
+    expect(
+      startEvidence(probeRequests(log), "2026-11-29T19:40:01Z", { startup: "/health", readiness: "/ready" }),
+    ).toEqual({ startedAfterS: 5.1, failuresBefore: 2, firstReadinessAfterS: 6.2 });
+  });
+
+  test("should say NaN when the startup probe never succeeded or readiness never ran", () => {
+    const failing = probeRequests(line("2026-11-29T19:40:02Z", "/health", 404));
+    const evidence = startEvidence(failing, "2026-11-29T19:40:01Z", { startup: "/health", readiness: "/ready" });
+    expect(evidence.startedAfterS).toBeNaN();
+    expect(evidence.firstReadinessAfterS).toBeNaN();
+    expect(evidence.failuresBefore).toBe(1);
   });
 });

@@ -9,6 +9,7 @@
 import type { V1ContainerStatus, V1Pod, V1Probe } from "@kubernetes/client-node";
 import { ConfigError, config, parseBoolean } from "../framework/config.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
+import { formatDuration, T } from "../framework/timeouts.ts";
 import type { Check } from "../framework/wait.ts";
 import { showPod } from "./conditions.ts";
 import type { EventWanted } from "./events.ts";
@@ -86,6 +87,28 @@ export function restartWindow(
 /** KUBELET_ALLOWANCE_S times the run's KOC_TIMEOUT_SCALE, rounded up. */
 export function kubeletAllowanceS(): number {
   return Math.ceil(KUBELET_ALLOWANCE_S * config().timeoutScale);
+}
+
+export interface HoldWindow {
+  ms: number;
+  /** How the length was computed, for step names and the file headers' reasoning. */
+  explain: string;
+}
+
+/**
+ * How long a "must not happen" window about a probe must last to be able to see it happen: a probe acts
+ * after failureThreshold consecutive results one period apart, each taking up to timeoutSeconds, and then
+ * the kubelet's action and the status or EndpointSlices take T.probeVerdictMargin to show (scaled with
+ * KOC_TIMEOUT_SCALE). A shorter window sees the state before the probe could have changed it.
+ */
+export function probeHoldWindow(t: ProbeTiming, margin: number = T.probeVerdictMargin): HoldWindow {
+  const ms = (t.periodSeconds * t.failureThreshold + t.timeoutSeconds) * 1000 + margin;
+  return {
+    ms,
+    explain:
+      `period ${t.periodSeconds}s × failureThreshold ${t.failureThreshold} + timeout ${t.timeoutSeconds}s` +
+      ` + margin ${formatDuration(margin)} = ${formatDuration(ms)}`,
+  };
 }
 
 export function containerStatus(pod: V1Pod, container: string): V1ContainerStatus | undefined {
@@ -187,6 +210,72 @@ export async function lastKillAfterSeconds(ns: TestNamespace, pod: string, conta
   const found = await ns.kube.core.readNamespacedPod({ name: pod, namespace: ns.name });
   const last = containerStatus(found, container)?.lastState?.terminated;
   return secondsBetween(last?.startedAt, last?.finishedAt);
+}
+
+/** One probe request in an HTTP server's access log, stamped by the node (container log timestamps). */
+export interface ProbeRequest {
+  at: Date;
+  path: string;
+  status: number;
+}
+
+const ACCESS_LINE = /^(\S+) .*"GET (\S+) HTTP\/[\d.]+" (\d{3}) .*"kube-probe\/[^"]*"\s*$/;
+
+/**
+ * The kubelet's probe requests (user agent kube-probe/...) in a container log read with timestamps=true
+ * whose lines are nginx's combined access log: `<RFC 3339 node time> <ip> - - [...] "GET /health HTTP/1.1" 404 ...`.
+ */
+export function probeRequests(log: string): ProbeRequest[] {
+  return log.split("\n").flatMap((line) => {
+    const m = ACCESS_LINE.exec(line.trim());
+    if (!m) return [];
+    const at = new Date((m[1] ?? "").replace(/(\.\d{3})\d+/, "$1"));
+    return Number.isNaN(at.getTime()) ? [] : [{ at, path: m[2] ?? "", status: Number(m[3]) }];
+  });
+}
+
+/** When a container became started, from the node's own timestamps. Seconds are after the container's startedAt. */
+export interface StartEvidence {
+  /** The first startup probe request that succeeded (the moment the kubelet marks the container started); NaN if none. */
+  startedAfterS: number;
+  /** Failed requests of the startup probe's path before that. */
+  failuresBefore: number;
+  /** The first request of the readiness probe's path (readiness runs only once started); NaN if none. */
+  firstReadinessAfterS: number;
+}
+
+/** Reads StartEvidence from the probe requests of one container instance that started at `startedAt`. */
+export function startEvidence(
+  requests: readonly ProbeRequest[],
+  startedAt: Date | string,
+  paths: { startup: string; readiness: string },
+): StartEvidence {
+  const since = (d: Date | undefined): number => (d === undefined ? Number.NaN : secondsBetween(startedAt, d));
+  const success = requests.find((r) => r.path === paths.startup && r.status >= 200 && r.status < 400);
+  return {
+    startedAfterS: since(success?.at),
+    failuresBefore: requests.filter(
+      (r) => r.path === paths.startup && r.status >= 400 && (!success || r.at <= success.at),
+    ).length,
+    firstReadinessAfterS: since(requests.find((r) => r.path === paths.readiness)?.at),
+  };
+}
+
+/** The probe requests in the log of `container` (its running instance, or the killed one), with the node's timestamps. */
+export async function probeRequestsOf(
+  ns: TestNamespace,
+  pod: string,
+  container: string,
+  options: { previous?: boolean } = {},
+): Promise<ProbeRequest[]> {
+  const log = await ns.kube.core.readNamespacedPodLog({
+    name: pod,
+    namespace: ns.name,
+    container,
+    timestamps: true,
+    previous: options.previous,
+  });
+  return probeRequests(typeof log === "string" ? log : String(log));
 }
 
 /** What the kubelet records when a liveness probe restarts a container. */

@@ -1,12 +1,15 @@
 import type { V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
 import {
+  assertRolloutBounds,
   previousReplicaSet,
+  type RolloutState,
   rolloutState,
   showRolloutState,
   templateForUndo,
   versionByTemplateHash,
 } from "./rollout.ts";
+import { Timeline } from "./timeline.ts";
 
 const owner = (name: string) => [{ apiVersion: "apps/v1", kind: "ReplicaSet", name, uid: name, controller: true }];
 const pod = (name: string, rs: string, state: "ready" | "starting" | "terminating"): V1Pod => ({
@@ -67,6 +70,81 @@ describe("rollout undo", () => {
     const original = rs("a", "1", 0);
     expect(templateForUndo(original).metadata?.labels).toEqual({ app: "web" });
     expect(original.spec?.template?.metadata?.labels?.["pod-template-hash"]).toBe("abc");
+  });
+});
+
+describe("rollout bounds", () => {
+  const strategy = { replicas: 3, maxSurge: 1, maxUnavailable: 1 };
+  const tolerance = { by: 1, forMs: 5_000 };
+  const podsOf = (rsName: string, names: string[], state: "ready" | "starting" | "terminating" = "ready") =>
+    names.map((n) => pod(n, rsName, state));
+
+  /**
+   * The flake, as recorded: the Deployment lowered the old ReplicaSet to 1 and raised the new one to 3 (4 in
+   * all), the new ReplicaSet's pod was added, and the old one's excess pod was marked terminating one event later.
+   */
+  function flake(terminatingAfterMs: number): Timeline<RolloutState> {
+    const timeline = new Timeline<RolloutState>("rollout of deployment koc-unit/web", 0);
+    const at = (ms: number, event: string, sets: V1ReplicaSet[], pods: V1Pod[]) =>
+      timeline.record(rolloutState(event, { status: { availableReplicas: 3 } }, sets, pods), ms);
+    const lowered = [rs("web-old", "1", 1), rs("web-new", "2", 3)];
+    at(
+      0,
+      "replicaset web-new MODIFIED",
+      [rs("web-old", "1", 2), rs("web-new", "2", 2)],
+      [...podsOf("web-old", ["o1", "o2"]), ...podsOf("web-new", ["n1", "n2"])],
+    );
+    at(100, "replicaset web-old MODIFIED", lowered, [
+      ...podsOf("web-old", ["o1", "o2"]),
+      ...podsOf("web-new", ["n1", "n2"]),
+    ]);
+    at(200, "replicaset web-new MODIFIED", lowered, [
+      ...podsOf("web-old", ["o1", "o2"]),
+      ...podsOf("web-new", ["n1", "n2"]),
+    ]);
+    const added = [
+      ...podsOf("web-old", ["o1", "o2"]),
+      ...podsOf("web-new", ["n1", "n2"]),
+      pod("n3", "web-new", "starting"),
+    ];
+    at(300, "pod n3 ADDED", lowered, added);
+    const marked = [pod("o1", "web-old", "ready"), pod("o2", "web-old", "terminating"), ...added.slice(2)];
+    at(300 + terminatingAfterMs, "pod o2 MODIFIED", lowered, marked);
+    return timeline;
+  }
+
+  test("should tolerate the new pod appearing one event before the old one is marked terminating, and report it", () => {
+    const tolerated = assertRolloutBounds(flake(40), strategy, tolerance);
+    expect(tolerated.map((o) => [o.by, o.lastedMs, o.peak.value.event])).toEqual([[1, 40, "pod n3 ADDED"]]);
+  });
+
+  test("should fail the same overshoot without a tolerance, naming the events around it", () => {
+    expect(() => assertRolloutBounds(flake(40), strategy, { by: 0, forMs: 0 })).toThrowError(
+      /"pods counted \(not terminating\) <= replicas \+ maxSurge = 4" exceeded by 1 for 40ms from \+300ms \(samples 4–4 of 5\), beyond the tolerance \(by 0 for 0ms\); peak: counted 5 .*\n(.*\n)*> \+300ms {2}counted 5 .*\[pod n3 ADDED\]\n {2}\+340ms {2}counted 4 .*\[pod o2 MODIFIED\]/,
+    );
+  });
+
+  test("should fail an overshoot that lasts longer than the tolerance", () => {
+    expect(() => assertRolloutBounds(flake(6_000), strategy, tolerance)).toThrowError(
+      "exceeded by 1 for 6s from +300ms (samples 4–4 of 5), beyond the tolerance (by 1 for 5s)",
+    );
+  });
+
+  test("should fail an overshoot by more than the tolerance at once", () => {
+    const timeline = flake(40);
+    const sets = [rs("web-old", "1", 1), rs("web-new", "2", 3)];
+    const six = [...podsOf("web-old", ["o1", "o2", "o3"]), ...podsOf("web-new", ["n1", "n2", "n3"])];
+    timeline.record(rolloutState("pod n3 ADDED", { status: { availableReplicas: 3 } }, sets, six), 400);
+    expect(() => assertRolloutBounds(timeline, strategy, tolerance)).toThrowError("exceeded by 2 for 0ms");
+  });
+
+  test("should fail what the controllers guarantee with no tolerance: the ReplicaSets' spec.replicas", () => {
+    const timeline = new Timeline<RolloutState>("rollout", 0);
+    const sets = [rs("web-old", "1", 2), rs("web-new", "2", 3)];
+    timeline.record(rolloutState("replicaset web-new MODIFIED", { status: { availableReplicas: 3 } }, sets, []), 0);
+    expect(() => assertRolloutBounds(timeline, strategy, tolerance)).toThrowError(
+      '"sum of ReplicaSet spec.replicas <= replicas + maxSurge = 4" violated at +0ms',
+    );
   });
 });
 

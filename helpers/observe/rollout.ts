@@ -25,7 +25,7 @@ import type { TestNamespace } from "../framework/namespace.ts";
 import { log } from "../framework/report.ts";
 import type { Check } from "../framework/wait.ts";
 import { deploymentAvailable, isPodReady, showPod } from "./conditions.ts";
-import { Timeline } from "./timeline.ts";
+import { assertBound, assertLimit, type Bound, type Overshoot, Timeline, type Tolerance } from "./timeline.ts";
 import { watchObjects } from "./watch.ts";
 
 export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
@@ -144,6 +144,63 @@ export function versionByTemplateHash(
     const hash = hashOfPod.get(pod);
     return hash === undefined ? undefined : setOfHash.get(hash);
   };
+}
+
+export interface RollingStrategy {
+  replicas: number;
+  maxSurge: number;
+  maxUnavailable: number;
+}
+
+/**
+ * What the Deployment controller guarantees at every event: Σ ReplicaSet spec.replicas <= replicas +
+ * maxSurge, and availability (the Deployment's availableReplicas, and its counted pods that are Ready) >=
+ * replicas - maxUnavailable.
+ */
+export function guaranteedBounds({ replicas, maxSurge, maxUnavailable }: RollingStrategy): Bound<RolloutState>[] {
+  const most = replicas + maxSurge;
+  const least = replicas - maxUnavailable;
+  const show = showRolloutState;
+  return [
+    {
+      description: `sum of ReplicaSet spec.replicas <= replicas + maxSurge = ${most}`,
+      holds: (s) => s.specTotal <= most,
+      show,
+    },
+    {
+      description: `Deployment availableReplicas >= replicas - maxUnavailable = ${least}`,
+      holds: (s) => s.available >= least,
+      show,
+    },
+    {
+      description: `ready pods (not terminating) >= replicas - maxUnavailable = ${least}`,
+      holds: (s) => s.ready >= least,
+      show,
+    },
+  ];
+}
+
+/**
+ * Checks a rollout's timeline: every guaranteed bound at every event, and the counted pods within replicas +
+ * maxSurge except a transient overshoot within `tolerance` (pods follow their ReplicaSets' spec.replicas a
+ * moment later). Returns the tolerated overshoots (report them); throws BoundViolationError otherwise.
+ */
+export function assertRolloutBounds(
+  timeline: Timeline<RolloutState>,
+  strategy: RollingStrategy,
+  tolerance: Tolerance,
+): Overshoot<RolloutState>[] {
+  for (const bound of guaranteedBounds(strategy)) assertBound(timeline, bound);
+  return assertLimit(
+    timeline,
+    {
+      description: `pods counted (not terminating) <= replicas + maxSurge = ${strategy.replicas + strategy.maxSurge}`,
+      measure: (s) => s.counted,
+      limit: strategy.replicas + strategy.maxSurge,
+      show: showRolloutState,
+    },
+    tolerance,
+  );
 }
 
 export interface WatchedRollout {

@@ -57,6 +57,20 @@ export function firstViolation<T>(timeline: Timeline<T>, bound: Bound<T>): Sampl
   return timeline.samples.find((s) => !bound.holds(s.value));
 }
 
+/** The samples from `first - context` to `last + context`, rendered, with `mark` flagged. */
+function around<T>(
+  timeline: Timeline<T>,
+  first: number,
+  last: number,
+  context: number,
+  show: (v: T) => string,
+): string {
+  const samples = timeline.samples;
+  const nearby = new Timeline<T>(timeline.name, 0);
+  for (const s of samples.slice(Math.max(0, first - context), last + context + 1)) nearby.record(s.value, s.at);
+  return nearby.render(show, nearby.samples[Math.min(first, context)]);
+}
+
 /** Throws BoundViolationError at the first sample where `bound` does not hold; an empty timeline is an error too. */
 export function assertBound<T>(timeline: Timeline<T>, bound: Bound<T>, context = 3): void {
   const samples = timeline.samples;
@@ -66,13 +80,107 @@ export function assertBound<T>(timeline: Timeline<T>, bound: Bound<T>, context =
   const bad = firstViolation(timeline, bound);
   if (bad === undefined) return;
   const index = samples.indexOf(bad);
-  const nearby = new Timeline<T>(timeline.name, 0);
-  for (const s of samples.slice(Math.max(0, index - context), index + context + 1)) nearby.record(s.value, s.at);
   throw new BoundViolationError(
     redactor.scrub(
       `${timeline.name}: "${bound.description}" violated at +${formatDuration(bad.at)} ` +
         `(sample ${index + 1} of ${samples.length}): ${bound.show(bad.value)}\n` +
-        nearby.render(bound.show, nearby.samples[Math.min(index, context)]),
+        around(timeline, index, index, context, bound.show),
+    ),
+  );
+}
+
+/** An upper limit on a measure, e.g. "pods counted <= 4". */
+export interface Limit<T> {
+  /** Names the limit with its value, e.g. "pods counted <= replicas + maxSurge = 4". */
+  description: string;
+  measure: (value: T) => number;
+  limit: number;
+  show: (value: T) => string;
+}
+
+/** A transient excursion a Limit tolerates: at most `by` above it, for at most `forMs`. */
+export interface Tolerance {
+  by: number;
+  forMs: number;
+}
+
+/** A run of consecutive samples above a limit. */
+export interface Overshoot<T> {
+  /** Index of the first sample above the limit, and of the last one. */
+  first: number;
+  last: number;
+  /** The sample at which the measure peaked. */
+  peak: Sample<T>;
+  /** How far above the limit it peaked. */
+  by: number;
+  /** From the first sample above the limit to the first one back within it (to the last sample if none). */
+  lastedMs: number;
+  /** The timeline ended while still above the limit. */
+  unresolved: boolean;
+}
+
+/** Every run of consecutive samples whose measure exceeds the limit. */
+export function overshoots<T>(timeline: Timeline<T>, limit: Limit<T>): Overshoot<T>[] {
+  const samples = timeline.samples;
+  const runs: Overshoot<T>[] = [];
+  let i = 0;
+  while (i < samples.length) {
+    if (limit.measure((samples[i] as Sample<T>).value) <= limit.limit) {
+      i++;
+      continue;
+    }
+    const first = i;
+    let peak = samples[i] as Sample<T>;
+    while (i < samples.length && limit.measure((samples[i] as Sample<T>).value) > limit.limit) {
+      if (limit.measure((samples[i] as Sample<T>).value) > limit.measure(peak.value)) peak = samples[i] as Sample<T>;
+      i++;
+    }
+    const back = samples[i];
+    const end = back ?? (samples[i - 1] as Sample<T>);
+    runs.push({
+      first,
+      last: i - 1,
+      peak,
+      by: limit.measure(peak.value) - limit.limit,
+      lastedMs: end.at - (samples[first] as Sample<T>).at,
+      unresolved: back === undefined,
+    });
+  }
+  return runs;
+}
+
+/** `exceeded by 1 for 120ms from +4.2s (samples 31–31 of 60)`. */
+export function showOvershoot<T>(timeline: Timeline<T>, run: Overshoot<T>): string {
+  const from = (timeline.samples[run.first] as Sample<T>).at;
+  return (
+    `exceeded by ${run.by} for ${formatDuration(run.lastedMs)}${run.unresolved ? " (still above at the end)" : ""} ` +
+    `from +${formatDuration(from)} (samples ${run.first + 1}–${run.last + 1} of ${timeline.samples.length})`
+  );
+}
+
+/**
+ * Asserts `limit` at every sample, except overshoots within `tolerance` (at most `by` above, back within it
+ * in at most `forMs`). Returns the tolerated overshoots, for the report; throws BoundViolationError naming
+ * the first overshoot beyond the tolerance with the samples around it. An empty timeline is an error too.
+ */
+export function assertLimit<T>(
+  timeline: Timeline<T>,
+  limit: Limit<T>,
+  tolerance: Tolerance = { by: 0, forMs: 0 },
+  context = 3,
+): Overshoot<T>[] {
+  const description = limit.description;
+  if (timeline.samples.length === 0) {
+    throw new BoundViolationError(`${timeline.name}: no samples, so "${description}" was never checked`);
+  }
+  const runs = overshoots(timeline, limit);
+  const beyond = runs.find((r) => r.by > tolerance.by || r.lastedMs > tolerance.forMs || r.unresolved);
+  if (beyond === undefined) return runs;
+  throw new BoundViolationError(
+    redactor.scrub(
+      `${timeline.name}: "${description}" ${showOvershoot(timeline, beyond)}, beyond the tolerance ` +
+        `(by ${tolerance.by} for ${formatDuration(tolerance.forMs)}); peak: ${limit.show(beyond.peak.value)}\n` +
+        around(timeline, beyond.first, beyond.last, context, limit.show),
     ),
   );
 }

@@ -4,8 +4,9 @@
  *   app.env, Secret as env, 3 replicas with requests 100m/128Mi and limits 200m/256Mi, liveness /health,
  *   readiness /ready, RollingUpdate maxSurge 1 / maxUnavailable 1, a ClusterIP and a NodePort Service).
  *   Its 3 pods MUST run on 3 distinct nodes and MUST have QoS class Burstable in their status. The ClusterIP
- *   Service (from a client pod) and the NodePort on every node (from a client pod, and from outside the
- *   cluster: this host) MUST answer "Hello from Production App v1.0".
+ *   Service MUST answer "Hello from Production App v1.0" from a client pod in its namespace by its short name
+ *   (`http://production-app/`), its FQDN and its ClusterIP (a failure names the ways that failed), and so
+ *   MUST the NodePort on every node (from a client pod, and from outside the cluster: this host).
  *   Changing only the ConfigMap MUST NOT change the answer: nginx.conf is mounted by subPath, which the
  *   kubelet never refreshes in a running container, and nginx reads its configuration once, at start. The
  *   answer is held at v1 until the change has demonstrably reached the pods (app.env, a plain ConfigMap volume,
@@ -15,10 +16,12 @@
  *   from a pod of neither ReplicaSet is a failure (helpers/traffic/prober.test.ts shows it); each prober MUST
  *   cover the restart (helpers/traffic/prober.ts assertCoverage).
  * Not covered: the Secret's values inside the container (suites on Secrets cover that), liveness restarts,
- *   DNS names of the Services (requests go to the ClusterIP and to node addresses).
+ *   the NodePort Service's DNS name (NodePort requests go to node addresses).
  * Serial or disruptive: no; each test has its own namespace and the API assigns the NodePort (the field notes'
  *   fixed 30080 would collide between concurrent tests).
- * Requires: 3 Ready schedulable nodes for the placement test (else skipped with the reason). Requests from this host go only to node
+ * Requires: 3 nodes a pod of the app can be scheduled on (Ready, not cordoned, no NoSchedule/NoExecute
+ *   taint), for every test of this file: the topology spread puts one replica per node, so with fewer none of
+ *   the three can become available. Each test skips naming the unusable nodes and why. Requests from this host go only to node
  *   addresses inside the node network the test bed publishes (helpers/traffic/node-access.ts); elsewhere that test is
  *   skipped with the reason.
  * On purpose (each made to fail once by a temporary edit): limits equal to requests in
@@ -35,7 +38,7 @@ import { attach, capability, step } from "../../helpers/framework/report.ts";
 import { formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
-import { requireNodes, skipBecause } from "../../helpers/manifests/prereq.ts";
+import { requireSchedulableNodes, skipBecause } from "../../helpers/manifests/prereq.ts";
 import { deploymentAvailable, isPodReady } from "../../helpers/observe/conditions.ts";
 import { restartRollout, rolloutSettled, watchRollout } from "../../helpers/observe/rollout.ts";
 import { assertBound, sampleWhile, Timeline } from "../../helpers/observe/timeline.ts";
@@ -51,6 +54,7 @@ import {
   summarize,
   versionSegments,
 } from "../../helpers/traffic/prober.ts";
+import { reachService } from "../../helpers/traffic/service-routes.ts";
 
 podSecurity("baseline"); // root images (nginx, busybox), no host access
 
@@ -120,7 +124,7 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
     skip,
   }) => {
     await capability("Workloads", "Production app");
-    await requireNodes({ kube, skip }, 3);
+    await requireSchedulableNodes({ kube, skip }, 3);
     const app = await startApp(ns);
 
     await step("assert: the 3 pods run on 3 distinct nodes, each with QoS class Burstable", async () => {
@@ -133,15 +137,11 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
       ).toEqual([]);
     });
 
-    const url = `http://${app.clusterIP}/`;
-    const inside = await step(`assert: GET ${url} (ClusterIP) from the client pod answers "${V1.answer}"`, () =>
-      waitFor(
-        `GET ${url} from pod ${app.client} answers "${V1.answer}"`,
-        answers(ns, app.client, url, V1.answer),
-        T.serviceReachable,
-      ),
+    const inside = await step(
+      `assert: GET ${APP} by short name, FQDN and ClusterIP from the client pod answers "${V1.answer}"`,
+      () => reachService(ns, app.client, APP, (r) => r.body.includes(V1.answer)),
     );
-    expect(inside.body.trim(), `body of GET ${url}`).toBe(V1.answer);
+    for (const answer of inside) expect(answer.body.trim(), `body of GET ${APP} from the client pod`).toBe(V1.answer);
 
     for (const node of await nodeAddresses(kube)) {
       const nodeUrl = `http://${node.address}:${app.nodePort}/`;
@@ -157,6 +157,7 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
 
   test("should answer v1 through the NodePort of every node from outside the cluster", async ({ ns, kube, skip }) => {
     await capability("Workloads", "Production app");
+    await requireSchedulableNodes({ kube, skip }, 3);
     const access = await hostNodeAccess(kube);
     if (!access.published) skipBecause({ skip }, access.reason);
     const app = await startApp(ns);
@@ -180,8 +181,11 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
 describe.concurrent("Production app: configuration changes and rollout restart", () => {
   test("should keep answering v1 when only the ConfigMap changes, and answer v2 after rollout restart with no failed request", async ({
     ns,
+    kube,
+    skip,
   }) => {
     await capability("Workloads", "Production app");
+    await requireSchedulableNodes({ kube, skip }, 3);
     const app = await startApp(ns);
     const url = `http://${app.clusterIP}/`;
     await step(`arrange: GET ${url} (ClusterIP) answers "${V1.answer}"`, () =>

@@ -2,36 +2,42 @@
  * Testname: Rolling update, maxSurge/maxUnavailable bounds observed at every event
  * Description: For a 3-replica Deployment with strategy RollingUpdate maxSurge/maxUnavailable = 0/1, 1/1
  *   and 1/0, changing the image (as `kubectl set image`) MUST replace every pod while, at every watch
- *   event on its pods, ReplicaSets and the Deployment:
- *   - the pods counted toward the rollout MUST NOT exceed replicas + maxSurge (0/1: never more than 3).
- *     Counted = not terminating and not finished, as the ReplicaSet controller counts them; a terminating
- *     pod still exists (kubectl shows it as Terminating) but the controller has already let it go, so
- *     0/1 may show 4 pod objects while only 3 count. The pod objects are recorded and drawn, not bounded;
+ *   event on its pods, ReplicaSets and the Deployment, what the Deployment controller guarantees holds:
  *   - Σ ReplicaSet .spec.replicas MUST NOT exceed replicas + maxSurge (upstream's invariant);
- *   - ready pods (not terminating, Ready) and the Deployment's availableReplicas MUST NOT drop below
+ *   - the Deployment's availableReplicas and the ready pods (not terminating, Ready) MUST NOT drop below
  *     replicas - maxUnavailable.
+ *   The pods counted toward the rollout (not terminating, not finished, as the ReplicaSet controller counts
+ *   them) follow their ReplicaSets' spec.replicas a moment later: each ReplicaSet's worker acts on its own,
+ *   so the new ReplicaSet's pod can appear one event before the old one's excess pod is marked terminating.
+ *   They MUST stay within replicas + maxSurge except for such an overshoot, by at most POD_OVERSHOOT (1) pod
+ *   and back within T.podsFollowReplicaSets (5 s, scaled); every tolerated overshoot is reported in the result
+ *   (log and attachment), and one beyond the tolerance fails with the events around it. A terminating pod
+ *   still exists (kubectl shows it as Terminating) and is recorded and drawn, not bounded.
  *   The rollout MUST complete: 3 pods, all with the new image, the old ReplicaSet scaled to 0 with no pods.
  * Not covered: minReadySeconds, proportional scaling of a paused or stalled rollout, traffic (see
  *   zero-downtime.e2e.test.ts). Bounds are checked from the start of an already available Deployment,
  *   so the creation/scaling window upstream excludes never occurs.
  * Serial or disruptive: no; everything lives in the test's namespace.
- * On purpose: made to fail by asserting maxSurge - 1 as the upper bound (the error names the bound, the
- *   event and the states around it).
+ * On purpose: KOC_ROLLOUTS_SABOTAGE=1 checks each rollout against maxSurge - 1 and maxUnavailable - 1: every
+ *   strategy then fails on a guaranteed bound, and the error names the bound, the event and the states
+ *   around it. The tolerance itself is proven by helpers/observe/rollout.test.ts on a recorded timeline of
+ *   the overshoot (tolerated within it; failing by 2 pods, after 6 s, or with no tolerance).
  */
 
+import { parseBoolean } from "../../helpers/framework/config.ts";
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
-import { capability, log, step } from "../../helpers/framework/report.ts";
-import { T } from "../../helpers/framework/timeouts.ts";
+import { attach, capability, log, step } from "../../helpers/framework/report.ts";
+import { POD_OVERSHOOT, T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import {
-  type RolloutState,
+  assertRolloutBounds,
   rolloutSettled,
   setImage,
   showRolloutState,
   watchRollout,
 } from "../../helpers/observe/rollout.ts";
-import { assertBound, type Bound, extremes } from "../../helpers/observe/timeline.ts";
+import { extremes, showOvershoot } from "../../helpers/observe/timeline.ts";
 import { attachRolloutPicture } from "../../helpers/traffic/rollout-picture.ts";
 
 podSecurity("baseline"); // root images (nginx, busybox), no host access
@@ -42,22 +48,7 @@ const STRATEGIES = [
   { maxSurge: 1, maxUnavailable: 1 },
   { maxSurge: 1, maxUnavailable: 0 },
 ] as const;
-
-function boundsFor(maxSurge: number, maxUnavailable: number): Bound<RolloutState>[] {
-  const most = REPLICAS + maxSurge;
-  const least = REPLICAS - maxUnavailable;
-  const show = showRolloutState;
-  return [
-    {
-      description: `pods counted (not terminating) <= replicas + maxSurge = ${most}`,
-      holds: (s) => s.counted <= most,
-      show,
-    },
-    { description: `sum of ReplicaSet spec.replicas <= ${most}`, holds: (s) => s.specTotal <= most, show },
-    { description: `ready pods >= replicas - maxUnavailable = ${least}`, holds: (s) => s.ready >= least, show },
-    { description: `Deployment availableReplicas >= ${least}`, holds: (s) => s.available >= least, show },
-  ];
-}
+const SABOTAGE = parseBoolean("KOC_ROLLOUTS_SABOTAGE", process.env.KOC_ROLLOUTS_SABOTAGE);
 
 describe.concurrent("Rolling update bounds", () => {
   for (const { maxSurge, maxUnavailable } of STRATEGIES) {
@@ -99,8 +90,12 @@ describe.concurrent("Rolling update bounds", () => {
         showRolloutState,
       );
 
-      await step(`assert: the bounds held at each of ${timeline.samples.length} watch events`, () => {
-        for (const bound of boundsFor(maxSurge, maxUnavailable)) assertBound(timeline, bound);
+      await step(`assert: the bounds held at each of ${timeline.samples.length} watch events`, async () => {
+        const checked = SABOTAGE
+          ? { maxSurge: maxSurge - 1, maxUnavailable: maxUnavailable - 1 }
+          : { maxSurge, maxUnavailable };
+        const tolerance = { by: POD_OVERSHOOT, forMs: T.podsFollowReplicaSets };
+        const tolerated = assertRolloutBounds(timeline, { replicas: REPLICAS, ...checked }, tolerance);
         const peak = extremes(timeline, (s) => s.counted);
         const objects = extremes(timeline, (s) => s.objects);
         const ready = extremes(timeline, (s) => s.ready);
@@ -108,6 +103,17 @@ describe.concurrent("Rolling update bounds", () => {
           `peak counted ${peak?.max.value.counted}, peak pod objects ${objects?.max.value.objects}, ` +
             `lowest ready ${ready?.min.value.ready}, over ${timeline.samples.length} events in ${Math.round((Date.now() - started) / 100) / 10}s`,
         );
+        if (tolerated.length > 0) {
+          const lines = tolerated.map(
+            (o) =>
+              `pods counted above ${REPLICAS + maxSurge}: ${showOvershoot(timeline, o)}; ${showRolloutState(o.peak.value)}`,
+          );
+          for (const line of lines) log(`tolerated overshoot: ${line}`);
+          await attach(
+            `tolerated overshoots (${tolerated.length}, within ${POD_OVERSHOOT} pod for ${T.podsFollowReplicaSets} ms)`,
+            lines.join("\n"),
+          );
+        }
       });
 
       await step(`assert: all pods run ${ns.images.nginxNext}, ${oldRs} scaled to 0`, async () => {

@@ -1,13 +1,18 @@
 /**
  * Testname: Smoke, nginx Deployment behind a ClusterIP Service
  * Description: A Deployment of 2 nginx replicas MUST become available (2 updated, ready and available
- *   replicas, condition Available=True). Its Service MUST list 2 ready endpoints, and an HTTP GET to the
- *   Service's ClusterIP from a client pod in the same namespace MUST return 200 with nginx's welcome page.
+ *   replicas, condition Available=True). Its Service MUST list 2 distinct ready pods in its EndpointSlices
+ *   (one pod listed twice counts once), and an HTTP GET from a client pod in the same namespace MUST return
+ *   200 with nginx's welcome page by each of the three ways a workload reaches a Service: its short name
+ *   (`http://web/`, through the pod's DNS search path), its FQDN (`web.<namespace>.svc.<cluster domain>`)
+ *   and its ClusterIP. A failure names the ways that failed.
  *   It is the harness's own end-to-end proof: namespace, apply, waits, exec, reports, cleanup.
- * Not covered: cluster DNS (the request goes to the ClusterIP), NodePort/LoadBalancer, rollouts.
+ * Not covered: NodePort/LoadBalancer, rollouts, DNS of other namespaces.
  * Serial or disruptive: no; everything lives in the test's namespace.
- * On purpose: KOC_SMOKE_SABOTAGE=1 makes it expect a page nginx does not serve, so it fails and the
- *   report shows the failure diagnostics (events, pods, logs, describe).
+ * On purpose: KOC_SMOKE_SABOTAGE=1 gives the client pod a resolver that answers nothing
+ *   (manifests/smoke/client-without-dns.yaml), as on a cluster whose Service names do not resolve: the test
+ *   fails with "not reached by short name and FQDN (answered by ClusterIP)" and curl's "Could not resolve
+ *   host", and the report shows the failure diagnostics (events, pods, logs, describe).
  */
 
 import { config } from "../../helpers/framework/config.ts";
@@ -16,38 +21,40 @@ import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
-import { deploymentAvailable, serviceEndpointsReady } from "../../helpers/observe/conditions.ts";
-import { httpAnswers, startHttpClient } from "../../helpers/traffic/exec.ts";
+import { deploymentAvailable, podReady } from "../../helpers/observe/conditions.ts";
+import { readyEndpoints } from "../../helpers/observe/endpointslices.ts";
+import { startHttpClient } from "../../helpers/traffic/exec.ts";
+import { reachService } from "../../helpers/traffic/service-routes.ts";
 
 podSecurity("baseline"); // root images (nginx, busybox), no host access
 
-const WELCOME = config().smokeSabotage ? "Welcome to a page nginx does not serve" : "Welcome to nginx!";
+const WELCOME = "Welcome to nginx!";
 
 describe.concurrent("Smoke: nginx Deployment behind a ClusterIP Service", () => {
-  test("should answer HTTP through its ClusterIP Service from a client pod @smoke", async ({ ns }) => {
+  test("should answer HTTP by Service name, FQDN and ClusterIP from a client pod @smoke", async ({ ns }) => {
     await capability("Smoke", "Deployment and Service");
 
     const client = await step("arrange: apply the nginx Deployment and Service, start a curl client", async () => {
       await apply(ns, "smoke/nginx-service");
-      return startHttpClient(ns);
+      if (!config().smokeSabotage) return startHttpClient(ns);
+      await apply(ns, "smoke/client-without-dns.yaml");
+      await waitFor(`pod ${ns.name}/http-client is Ready`, podReady(ns, "http-client"), T.podStart);
+      return "http-client";
     });
 
     await step("assert: the Deployment is available with 2 replicas", () =>
       waitFor(`deployment ${ns.name}/web has 2 available replicas`, deploymentAvailable(ns, "web", 2), T.rollout),
     );
-    await step("assert: the Service has 2 ready endpoints", () =>
-      waitFor(`service ${ns.name}/web has 2 ready endpoints`, serviceEndpointsReady(ns, "web", 2), T.serviceReachable),
+    await step("assert: the Service lists 2 distinct ready pods", () =>
+      waitFor(`service ${ns.name}/web has 2 ready pods`, readyEndpoints(ns, "web", 2), T.serviceReachable),
     );
 
-    const response = await step("act: GET the Service's ClusterIP from the client pod", async () => {
-      const service = await ns.kube.core.readNamespacedService({ name: "web", namespace: ns.name });
-      const url = `http://${service.spec?.clusterIP}/`;
-      // kube-proxy may program the rules a moment after the endpoints turn ready: wait for the first answer.
-      return waitFor(`GET ${url} from pod ${client} answers 200`, httpAnswers(ns, client, url), T.serviceReachable);
-    });
-
-    await step("assert: the answer is nginx's welcome page", () => {
-      expect(response.body, `body of GET http://web.${ns.name} (ClusterIP)`).toContain(WELCOME);
+    // kube-proxy may program the rules a moment after the endpoints turn ready: each way waits for its first answer.
+    const answers = await step("act+assert: GET web by short name, FQDN and ClusterIP from the client pod", () =>
+      reachService(ns, client, "web", (r) => r.body.includes(WELCOME)),
+    );
+    await step("assert: every answer is nginx's welcome page", () => {
+      for (const answer of answers) expect(answer.body, `body of GET web from ${client}`).toContain(WELCOME);
     });
   });
 });
