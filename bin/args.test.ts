@@ -108,3 +108,25 @@ describe("command line", () => {
     expect(Object.values(env)).not.toContain(undefined);
   });
 });
+
+describe("command line: disruptive tests and the ReadWriteMany class", () => {
+  test("should pass --disruptive and --rwx-storage-class to vitest as KOC_ variables", () => {
+    const options = parseCommandLine(["run", "--disruptive", "--rwx-storage-class", "cephfs"]).options;
+    expect(options).toMatchObject({ disruptive: true, rwxStorageClass: "cephfs" });
+    expect(environmentFor(options, {})).toMatchObject({ KOC_DISRUPTIVE: "1", KOC_RWX_STORAGE_CLASS: "cephfs" });
+  });
+
+  test("should leave both off by default and let the environment set them", () => {
+    const options = parseCommandLine(["run"]).options;
+    expect(options.disruptive).toBeFalsy();
+    const env = environmentFor(options, { KOC_DISRUPTIVE: "yes", KOC_RWX_STORAGE_CLASS: "nfs" });
+    expect(env).toMatchObject({ KOC_DISRUPTIVE: "yes", KOC_RWX_STORAGE_CLASS: "nfs" });
+  });
+
+  test.each([
+    [["run", "--rwx-storage-class", " "], "--rwx-storage-class needs a value"],
+    [["list", "--disruptive"], '--disruptive does not apply to "list"; see --help'],
+  ])("should reject %j", (argv, message) => {
+    expect(() => parseCommandLine(argv)).toThrowError(message);
+  });
+});

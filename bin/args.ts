@@ -42,6 +42,10 @@ export interface CliOptions {
   timeoutScale?: string | undefined;
   runId?: string | undefined;
   reportsDir?: string | undefined;
+  /** Run `@disruptive` tests on a cluster that is not the local test bed. */
+  disruptive?: boolean | undefined;
+  /** The StorageClass of the ReadWriteMany scenario (otherwise auto-detected). */
+  rwxStorageClass?: string | undefined;
   /** cleanup: only objects created at least this many minutes ago (runs in progress on a shared cluster). */
   olderThanMinutes: number;
   /** report: directory of the previous report (its history.jsonl), so trends carry over. */
@@ -72,6 +76,8 @@ const OPTIONS = {
   "run-id": { type: "string" },
   "reports-dir": { type: "string" },
   "older-than": { type: "string" },
+  disruptive: { type: "boolean" },
+  "rwx-storage-class": { type: "string" },
   write: { type: "boolean" },
   history: { type: "string" },
   baseline: { type: "string" },
@@ -94,6 +100,8 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
     "timeout-scale",
     "run-id",
     "reports-dir",
+    "disruptive",
+    "rwx-storage-class",
     "baseline",
     "compare",
     "keep-canaries",
@@ -127,6 +135,10 @@ Options (run):
   --timeout-scale N              multiply every deadline by N (env KOC_TIMEOUT_SCALE)
   --run-id ID                    label value for this run's objects (env KOC_RUN_ID); default: generated
   --reports-dir DIR              where reports go (env KOC_REPORTS_DIR); default: reports
+  --disruptive                   also run @disruptive tests (cordon a node, ...) on a cluster that is not the
+                                 local test bed (env KOC_DISRUPTIVE=1); on the test bed they always run
+  --rwx-storage-class NAME       StorageClass for the ReadWriteMany scenario (env KOC_RWX_STORAGE_CLASS);
+                                 default: one the cluster declares shared (see README), else skipped
   --baseline FILE                before an upgrade: deploy canaries (namespace koc-canary), run, write FILE
   --compare FILE                 after it: check the canaries, run, show changed verdicts; exit 1 on regression
   --keep-canaries                with --compare: leave the canaries in place (for a later compare)
@@ -168,6 +180,7 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     "timeout-scale",
     "run-id",
     "reports-dir",
+    "rwx-storage-class",
     "baseline",
     "compare",
     "history",
@@ -189,6 +202,8 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     timeoutScale: v["timeout-scale"],
     runId: v["run-id"],
     reportsDir: v["reports-dir"],
+    disruptive: v.disruptive,
+    rwxStorageClass: v["rwx-storage-class"],
     olderThanMinutes: olderThan,
     write: v.write ?? false,
     baseline: v.baseline,
@@ -246,6 +261,8 @@ export function environmentFor(options: CliOptions, env: NodeJS.ProcessEnv): Nod
     KOC_RUN_ID: set(options.runId, env.KOC_RUN_ID),
     KOC_REPORTS_DIR: set(options.reportsDir, env.KOC_REPORTS_DIR),
     KOC_KEEP_NAMESPACE_ON_FAILURE: options.keepNamespaceOnFailure ? "1" : env.KOC_KEEP_NAMESPACE_ON_FAILURE,
+    KOC_DISRUPTIVE: options.disruptive ? "1" : env.KOC_DISRUPTIVE,
+    KOC_RWX_STORAGE_CLASS: set(options.rwxStorageClass, env.KOC_RWX_STORAGE_CLASS),
   };
   // A child process would see an undefined value as the text "undefined".
   return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined));

@@ -14,6 +14,7 @@ import {
   parseTimeoutScale,
   validateRegistry,
   validateRunId,
+  validateStorageClassName,
 } from "../helpers/framework/config.ts";
 import { resolveImages } from "../helpers/framework/images.ts";
 import { livenessDelaySeconds } from "../helpers/observe/probe-evidence.ts";
@@ -54,11 +55,7 @@ export const VARIABLES: Readonly<Record<string, Check>> = {
   KOC_MAX_FAILED_REQUEST_RATIO: (raw, name) => void parseRatio(name, raw),
   KOC_PROBES_LIVENESS_DELAY: (raw) => void livenessDelaySeconds({ KOC_PROBES_LIVENESS_DELAY: raw }),
   KOC_DISRUPTIVE: flag,
-  KOC_RWX_STORAGE_CLASS: (raw, name) => {
-    if (raw.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(raw)) {
-      throw new ConfigError(`${name} must be a StorageClass name (lowercase letters, digits, '-', '.'), got "${raw}"`);
-    }
-  },
+  KOC_RWX_STORAGE_CLASS: (raw, name) => void validateStorageClassName(name, raw),
   KOC_PROBER_RATE: wholeNumber(1, 2000, 200),
   // The Allure history folder (set by `report --history DIR`).
   KOC_ALLURE_HISTORY: anyText,

@@ -82,7 +82,8 @@ async function prepareTarget(
 }
 
 function vitestArgs(options: CliOptions, mode: "run" | "list"): string[] {
-  const args = [VITEST, mode, "--project", "e2e", ...options.suites.map((s) => `suites/${s}/`)];
+  // The serial project (disruptive files) runs after the e2e project, never beside it (vitest.config.ts).
+  const args = [VITEST, mode, "--project", "e2e", "--project", "serial", ...options.suites.map((s) => `suites/${s}/`)];
   const pattern = tagPattern(options.tags);
   return pattern === undefined ? args : [...args, "--testNamePattern", pattern];
 }

@@ -18,6 +18,7 @@
 // This file is the story of each command; the jobs are in common.ts, lifecycle.ts, build/, host/, verify/.
 import { $, chalk } from "zx";
 import { buildLocalImages } from "./build/local-images.ts";
+import { cephDown, cephStatus, cephUp } from "./ceph/ceph.ts";
 import { CLUSTER, CONTEXT, elapsed, kubectlPath, log, type Mode, phase, readVersions } from "./common.ts";
 import { ensureCorefile, ensureHostRule, removeHostRule } from "./hermetic/hermetic.ts";
 import { dockerUp, ensureEngine, HostUnchangedError } from "./host/docker.ts";
@@ -44,6 +45,7 @@ async function up(mode: Mode, prepareHost: boolean): Promise<void> {
   if (mode === "local") await ensureNetwork().then(ensureHostRule);
   if (await reuseExisting(mode, v)) {
     if (mode === "local") await ensureCorefile();
+    await cephUp(mode);
     log(`${chalk.green("ready")}: context ${CONTEXT} (${elapsed()})`);
     return;
   }
@@ -60,10 +62,12 @@ async function up(mode: Mode, prepareHost: boolean): Promise<void> {
   if (mode === "local") await phase("CoreDNS forwards nothing", ensureCorefile);
   await writeSysctls(saved); // kubelet rewrote them on start
   await publishTestbedInfo(mode, built?.workloads);
+  await cephUp(mode);
   log(`${chalk.green("ready")}: context ${CONTEXT} (${elapsed()})`);
 }
 
 async function down(): Promise<void> {
+  await cephDown();
   await deleteCluster(readVersions());
   if (!(await networkExists())) await removeHostRule();
   log(`${chalk.green("down")}: nothing of ${CLUSTER} is left running`);
@@ -83,7 +87,8 @@ async function status(): Promise<number> {
   console.log(ps.stdout.trim());
   const k = await $`${await kubectlPath()} --context ${CONTEXT} get nodes -o wide`.nothrow();
   console.log(k.exitCode === 0 ? k.stdout.trim() : `API server not answering: ${k.stderr.trim()}`);
-  return k.exitCode === 0 ? 0 : 1;
+  const cephOk = await cephStatus();
+  return k.exitCode === 0 && cephOk ? 0 : 1;
 }
 
 function parseUp(args: string[]): [Mode, boolean] {

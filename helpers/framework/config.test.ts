@@ -102,3 +102,22 @@ describe("config", () => {
     );
   });
 });
+
+describe("config: disruptive tests and the ReadWriteMany class", () => {
+  test("should read KOC_DISRUPTIVE and KOC_RWX_STORAGE_CLASS, both off by default", () => {
+    expect(readConfig({})).toMatchObject({ disruptive: false, rwxStorageClass: undefined });
+    expect(readConfig({ KOC_DISRUPTIVE: "1", KOC_RWX_STORAGE_CLASS: " cephfs " })).toMatchObject({
+      disruptive: true,
+      rwxStorageClass: "cephfs",
+    });
+  });
+
+  test.each([
+    [{ KOC_RWX_STORAGE_CLASS: "CephFS" }, "KOC_RWX_STORAGE_CLASS must be a StorageClass name"],
+    [{ KOC_RWX_STORAGE_CLASS: "ceph fs" }, 'got "ceph fs"'],
+    [{ KOC_DISRUPTIVE: "sometimes" }, 'KOC_DISRUPTIVE must be 1/true/yes or 0/false/no, got "sometimes"'],
+  ])("should reject %j with what to fix", (env, message) => {
+    expect(() => readConfig(env)).toThrowError(ConfigError);
+    expect(() => readConfig(env)).toThrowError(message);
+  });
+});

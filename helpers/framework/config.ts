@@ -44,6 +44,13 @@ export interface Config {
    * For real clusters whose network drops the odd packet; the report still lists every failed request.
    */
   readonly maxFailedRequestRatio: number;
+  /**
+   * KOC_DISRUPTIVE (`--disruptive`): run `@disruptive` tests (cordon, node changes) on a cluster that is not
+   * the local test bed. On the test bed they run anyway (helpers/framework/disruptive.ts).
+   */
+  readonly disruptive: boolean;
+  /** KOC_RWX_STORAGE_CLASS (`--rwx-storage-class`): the StorageClass the ReadWriteMany scenario uses. */
+  readonly rwxStorageClass: string | undefined;
 }
 
 // Label values: at most 63 characters, alphanumeric at both ends, '-', '_' and '.' inside.
@@ -118,6 +125,16 @@ export function parseRatio(name: string, raw: string | undefined): number {
   return ratio;
 }
 
+/** A StorageClass name is a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253 characters. */
+export function validateStorageClassName(name: string, raw: string | undefined): string | undefined {
+  const value = raw?.trim() ?? "";
+  if (value === "") return undefined;
+  if (value.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(value)) {
+    throw new ConfigError(`${name} must be a StorageClass name (lowercase letters, digits, '-', '.'), got "${raw}"`);
+  }
+  return value;
+}
+
 /** Reads and validates the configuration from an environment (pure: pass any object in tests). */
 export function readConfig(env: NodeJS.ProcessEnv): Config {
   const timeoutScale = parseTimeoutScale(env.KOC_TIMEOUT_SCALE);
@@ -135,6 +152,8 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     reportsDir: env.KOC_REPORTS_DIR?.trim() || "reports",
     smokeSabotage: parseBoolean("KOC_SMOKE_SABOTAGE", env.KOC_SMOKE_SABOTAGE),
     maxFailedRequestRatio: parseRatio("KOC_MAX_FAILED_REQUEST_RATIO", env.KOC_MAX_FAILED_REQUEST_RATIO),
+    disruptive: parseBoolean("KOC_DISRUPTIVE", env.KOC_DISRUPTIVE),
+    rwxStorageClass: validateStorageClassName("KOC_RWX_STORAGE_CLASS", env.KOC_RWX_STORAGE_CLASS),
   });
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CoreV1Event } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
-import { findKubectl, formatEvents, safeFileName } from "./diagnostics.ts";
+import { findKubectl, formatEvents, formatVolumes, safeFileName, volumesOfNamespace } from "./diagnostics.ts";
 
 function event(reason: string, at: string, extra: Partial<CoreV1Event> = {}): CoreV1Event {
   return {
@@ -54,5 +54,45 @@ describe("diagnostics", () => {
   test("should make safe folder names from test titles", () => {
     expect(safeFileName("Smoke: nginx > should answer HTTP @smoke")).toBe("Smoke-nginx-should-answer-HTTP-smoke");
     expect(safeFileName("///")).toBe("test");
+  });
+});
+
+describe("diagnostics: volumes", () => {
+  const pv = (name: string, claimNamespace?: string) => ({
+    metadata: { name },
+    spec: claimNamespace ? { claimRef: { namespace: claimNamespace, name: "data" } } : {},
+    status: { phase: "Bound" },
+  });
+
+  test("should take the volumes bound to the test's claims or named after its namespace", () => {
+    const found = volumesOfNamespace(
+      [pv("pvc-123", "koc-a-1"), pv("koc-a-1-one"), pv("pvc-456", "koc-b-2"), pv("other")],
+      "koc-a-1",
+    );
+    expect(found.map((v) => v.metadata?.name)).toEqual(["pvc-123", "koc-a-1-one"]);
+  });
+
+  test("should list claims, volumes and the volumes' events", () => {
+    const claim = { metadata: { name: "data" }, spec: { volumeName: "pvc-123" }, status: { phase: "Bound" } };
+    const text = formatVolumes(
+      [claim],
+      [pv("pvc-123", "koc-a-1")],
+      [
+        event("VolumeFailedDelete", "2025-01-01T10:00:01Z", {
+          involvedObject: { kind: "PersistentVolume", name: "pvc-123" },
+        }),
+      ],
+    );
+    expect(text).toBe(
+      [
+        "PersistentVolumeClaims:",
+        "  data Bound volume=pvc-123 class=null modes=- requested=- capacity=-",
+        "PersistentVolumes:",
+        '  pvc-123 Bound claim=koc-a-1/data reclaim=- class="" modes=- capacity=-',
+        "PersistentVolume events:",
+        "  10:00:01.000 Normal VolumeFailedDelete PersistentVolume/pvc-123: VolumeFailedDelete happened",
+      ].join("\n"),
+    );
+    expect(formatVolumes([], [], [])).toBe("(no PersistentVolumeClaims or PersistentVolumes)");
   });
 });

@@ -1,17 +1,25 @@
 /**
  * What a person needs at 3 a.m. when a scenario failed, gathered before its namespace is deleted:
  * events sorted by time, pods with conditions and container states, current and previous container
- * logs, describe output (kubectl's when it is installed, else our own), and node conditions.
+ * logs, describe output (kubectl's when it is installed, else our own), node conditions, and the test's
+ * PersistentVolumeClaims with the PersistentVolumes they use or the test created, and those volumes' events.
  * Every text is scrubbed of Secret values, written under reports/artifacts/<file>/<test>/ and attached
  * to the test's Allure result.
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
-import type { CoreV1Event, KubernetesObject, V1Pod } from "@kubernetes/client-node";
+import type {
+  CoreV1Event,
+  KubernetesObject,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
+  V1Pod,
+} from "@kubernetes/client-node";
 import { execa } from "execa";
 import { stringify } from "yaml";
 import { showConditions, showPod } from "../observe/conditions.ts";
+import { showClaim, showVolume } from "../observe/volumes.ts";
 import { config } from "./config.ts";
 import { describeApiError, type Kube } from "./kube.ts";
 import { redactor } from "./redact.ts";
@@ -148,6 +156,53 @@ async function nodeSummary(kube: Kube): Promise<string> {
   return nodes.map((n) => `${n.metadata?.name}: ${showConditions(n.status?.conditions)}`).join("\n");
 }
 
+/**
+ * The volumes that belong to a test: bound to one of its claims, or created by it (the suite names
+ * cluster-scoped objects after the namespace, `{{namespace}}` in manifests/).
+ */
+export function volumesOfNamespace(pvs: readonly V1PersistentVolume[], namespace: string): V1PersistentVolume[] {
+  return pvs.filter(
+    (pv) => pv.spec?.claimRef?.namespace === namespace || (pv.metadata?.name ?? "").includes(namespace),
+  );
+}
+
+/** Claims and volumes, one line each, then each volume's events (PersistentVolume events live in `default`). */
+export function formatVolumes(
+  claims: readonly V1PersistentVolumeClaim[],
+  volumes: readonly V1PersistentVolume[],
+  volumeEvents: readonly CoreV1Event[],
+): string {
+  if (claims.length === 0 && volumes.length === 0) return "(no PersistentVolumeClaims or PersistentVolumes)";
+  const lines = [
+    "PersistentVolumeClaims:",
+    ...(claims.length ? claims.map((c) => `  ${showClaim(c)}`) : ["  (none)"]),
+    "PersistentVolumes:",
+    ...(volumes.length ? volumes.map((v) => `  ${showVolume(v)}`) : ["  (none)"]),
+    "PersistentVolume events:",
+    ...formatEvents(volumeEvents)
+      .split("\n")
+      .map((line) => `  ${line}`),
+  ];
+  return lines.join("\n");
+}
+
+async function volumeSummary(kube: Kube, namespace: string): Promise<string> {
+  const claims = (await kube.core.listNamespacedPersistentVolumeClaim({ namespace })).items;
+  const volumes = volumesOfNamespace((await kube.core.listPersistentVolume()).items, namespace);
+  const events = await Promise.all(
+    volumes.map(
+      async (pv) =>
+        (
+          await kube.core.listNamespacedEvent({
+            namespace: "default",
+            fieldSelector: `involvedObject.kind=PersistentVolume,involvedObject.name=${pv.metadata?.name}`,
+          })
+        ).items,
+    ),
+  );
+  return formatVolumes(claims, volumes, events.flat());
+}
+
 /** Gathers every artifact for `namespace`; a part that fails is reported in its place, never thrown. */
 export async function collectDiagnostics(kube: Kube, namespace: string): Promise<Artifact[]> {
   const attempt = async (name: string, make: () => Promise<string>): Promise<Artifact> => ({
@@ -162,6 +217,7 @@ export async function collectDiagnostics(kube: Kube, namespace: string): Promise
     attempt("events.txt", async () => formatEvents((await kube.core.listNamespacedEvent({ namespace })).items)),
     attempt("pods.txt", async () => podSummary(pods)),
     attempt("nodes.txt", () => nodeSummary(kube)),
+    attempt("volumes.txt", () => volumeSummary(kube, namespace)),
     describe(kube, namespace).catch((error: unknown) => ({
       name: "describe.txt",
       content: `(failed: ${describeApiError(error)})`,

@@ -2,7 +2,8 @@
  * The suite's `test`: vitest's, plus two fixtures. Import `test` and `expect` from here, never from vitest.
  *
  *   kube  (per worker)  clients for the configured context (helpers/framework/kube.ts)
- *   ns    (per test)    a fresh namespace `koc-<scenario>-<random>` (helpers/framework/namespace.ts TestNamespace)
+ *   ns    (per test)    a fresh namespace `koc-<scenario>-<random>` (helpers/framework/namespace.ts TestNamespace);
+ *                       first it applies the @disruptive rule (helpers/framework/disruptive.ts): skip or run
  *
  * After each test that uses `ns`: if it failed, diagnostics are collected and attached BEFORE anything is
  * deleted; then deferred undo steps run (LIFO) and the namespace is deleted, unless it failed and
@@ -14,6 +15,7 @@ import * as allure from "allure-js-commons";
 import { inject, test as vitestTest } from "vitest";
 import { cleanupCommand, config, KEPT_LABEL } from "./config.ts";
 import { collectDiagnostics, safeFileName, saveArtifacts } from "./diagnostics.ts";
+import { disruptiveVerdict, isTestbed } from "./disruptive.ts";
 import type { ImageTable } from "./images.ts";
 import { connect, type Kube } from "./kube.ts";
 import {
@@ -56,7 +58,7 @@ export function testTitle(task: TaskLike): string {
 
 /** `reports/artifacts/smoke/nginx-service/<test>/` for a test in suites/smoke/nginx-service.e2e.test.ts. */
 export function artifactDir(reportsDir: string, testFile: string, title: string): string {
-  const file = relative(SUITES_DIR, testFile).replace(/(\.serial)?\.e2e\.test\.ts$/, "");
+  const file = relative(SUITES_DIR, testFile).replace(/(\.disruptive)?\.e2e\.test\.ts$/, "");
   return join(reportsDir, "artifacts", file, safeFileName(title));
 }
 
@@ -115,9 +117,20 @@ export function podSecurity(level: PodSecurityLevel): void {
 
 export const test = vitestTest
   .extend("kube", { scope: "worker" }, async (): Promise<Kube> => connect(config()))
-  .extend("ns", async ({ kube, task, signal, onTestFailed }, { onCleanup }): Promise<TestNamespace> => {
+  .extend("ns", async ({ kube, task, signal, skip, onTestFailed }, { onCleanup }): Promise<TestNamespace> => {
     const cfg = config();
     const title = testTitle(task);
+    const verdict = disruptiveVerdict({
+      title: task.name,
+      file: task.file.filepath,
+      testbed: await isTestbed(kube),
+      allowed: cfg.disruptive,
+      context: kube.context,
+    });
+    if (!verdict.run) {
+      log(`skipped: ${verdict.reason}`);
+      skip(verdict.reason);
+    }
     const name = await createTestNamespace(kube, scenarioFromFile(task.file.filepath), cfg.runId, title, fileLevel);
     const undo = new CleanupStack();
     await allure.tags(...titleTags(task.name));

@@ -31,12 +31,30 @@ function writeAllureEnvironment(resultsDir: string, entries: Record<string, stri
   writeFileSync(join(resultsDir, "environment.properties"), `${lines.join("\n")}\n`);
 }
 
+interface RunSetup {
+  images: ImageTable;
+  /** Sweeps what the run created. */
+  teardown: () => Promise<void>;
+}
+
+// The e2e and serial projects both list this file, and vitest calls it once per project (in this one
+// process): the run is prepared once, the banner printed once, and the sweep runs once, at the end.
+const run = globalThis as { kocRunSetup?: Promise<RunSetup> };
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   if (process.env.KOC_LIST_ONLY) {
     // `k8s-ops-conformance list` only collects test names: no cluster needed.
     project.provide("images", resolveImages({}));
     return async () => {};
   }
+  const first = run.kocRunSetup === undefined;
+  run.kocRunSetup ??= prepareRun();
+  const { images, teardown } = await run.kocRunSetup;
+  project.provide("images", images);
+  return first ? teardown : async () => {};
+}
+
+async function prepareRun(): Promise<RunSetup> {
   const cfg = config();
   const kube = connect(cfg);
   const [version, nodes, fromTestbed] = await Promise.all([
@@ -75,11 +93,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ...facts,
     ...Object.fromEntries(Object.entries(images).map(([key, ref]) => [`image.${key}`, ref])),
   });
-  project.provide("images", images);
-
-  return async () => {
+  const teardown = async (): Promise<void> => {
     const { remaining, undeleted } = await sweepManaged(kube, { runId: cfg.runId, timeout: T.cleanup });
     const left = [...undeleted, ...remaining];
     if (left.length > 0) console.warn(`cleanup: still present after the run: ${left.join(", ")}`);
   };
+  return { images, teardown };
 }

@@ -16,7 +16,7 @@ describe("test namespaces", () => {
 
   test("should take the scenario from the test file name", () => {
     expect(scenarioFromFile("/x/suites/smoke/nginx-service.e2e.test.ts")).toBe("nginx-service");
-    expect(scenarioFromFile("suites/scheduling/taints.serial.e2e.test.ts")).toBe("taints");
+    expect(scenarioFromFile("suites/scheduling/taints.disruptive.e2e.test.ts")).toBe("taints");
   });
 
   test("should label the namespace with the run and set Pod Security explicitly", () => {

@@ -21,7 +21,7 @@ export const TEST_ANNOTATION = "k8s-ops-conformance/test";
 /** `suites/workloads/rolling-update.e2e.test.ts` → `rolling-update`. */
 export function scenarioFromFile(file: string): string {
   const base = file.split(/[\\/]/).pop() ?? file;
-  return base.replace(/(\.serial)?\.e2e\.test\.ts$/, "").replace(/\.test\.ts$/, "");
+  return base.replace(/(\.disruptive)?\.e2e\.test\.ts$/, "").replace(/\.test\.ts$/, "");
 }
 
 /** `koc-<scenario>-<random>`: lowercase DNS label, at most 63 characters. */

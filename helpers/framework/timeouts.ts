@@ -34,6 +34,11 @@ export const BASE_TIMEOUTS = {
    */
   configPropagation: 150_000,
   /**
+   * A claim bound to a volume: static binding is immediate (the PV controller also resyncs every 15 s);
+   * dynamic provisioning starts a helper pod (local-path) or calls a CSI driver.
+   */
+  volumeBind: 120_000,
+  /**
    * The largest pause allowed between two request starts of one prober in a checked window (prober.ts
    * assertCoverage). Below the 300 ms outage the zero-downtime checks claim to catch; the probers keep a
    * 5 ms timetable, so this is slack for a busy 2-core machine, not the resolution.

@@ -3,6 +3,7 @@
  * a line a person can act on ("available 1/2; Available=False MinimumReplicasUnavailable ...").
  */
 import type { V1Condition, V1Deployment, V1Pod, V1PodCondition } from "@kubernetes/client-node";
+import { isNotFound } from "../framework/kube.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
 import type { Check } from "../framework/wait.ts";
 
@@ -94,4 +95,22 @@ export function podReady(ns: TestNamespace, name: string): Check<V1Pod> {
     ok: isPodReady,
     show: (pod) => `${showPod(pod)}; ${showConditions(pod.status?.conditions)}`,
   };
+}
+
+/** The object `read` returns no longer exists (the read answers 404); `show` describes it while it does. */
+export function gone<T>(read: () => Promise<T>, show: (object: T) => string): Check<T | undefined> {
+  return {
+    observe: () =>
+      read().catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }),
+    ok: (object) => object === undefined,
+    show: (object) => (object === undefined ? "gone" : `still there: ${show(object)}`),
+  };
+}
+
+/** The pod `name` no longer exists (deleted and its termination finished). */
+export function podGone(ns: TestNamespace, name: string): Check<V1Pod | undefined> {
+  return gone(() => ns.kube.core.readNamespacedPod({ name, namespace: ns.name }), showPod);
 }

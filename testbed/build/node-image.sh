@@ -35,6 +35,8 @@ install -m 0755 "$CACHE/components/crictl-$CRICTL_VERSION/crictl" "$R/usr/local/
 mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
 ln -sf /lib/systemd/system/containerd.service "$R/etc/systemd/system/multi-user.target.wants/containerd.service"
 ln -sf /etc/systemd/system/kubelet.service "$R/etc/systemd/system/multi-user.target.wants/kubelet.service"
+# the test bed's CephFS mount (it waits for the configuration cluster:up writes)
+ln -sf /etc/systemd/system/koc-cephfs.service "$R/etc/systemd/system/multi-user.target.wants/koc-cephfs.service"
 ln -sf /etc/systemd/system/koc-dns.service "$R/etc/systemd/system/multi-user.target.wants/koc-dns.service"
 mkdir -p "$R/opt/cni" "$R/etc/cni/net.d" "$R/etc/kubernetes/manifests" "$R/var/lib/kubelet"
 ln -sfn /usr/lib/cni "$R/opt/cni/bin"

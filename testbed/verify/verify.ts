@@ -11,6 +11,7 @@ import { $, chalk } from "zx";
 import { DEFAULT_IMAGES, type ImageTable } from "../../helpers/framework/images.ts";
 import { renderTemplate } from "../../helpers/manifests/template.ts";
 import { ipInCidr } from "../../helpers/traffic/cidr.ts";
+import { cephVerify } from "../ceph/ceph.ts";
 import {
   CACHE,
   CLUSTER,
@@ -156,6 +157,7 @@ export async function verify(): Promise<void> {
         "hermetic (inspected): host drop rule, Service CIDR unreachable on every node, DNS forwards nothing",
         () => checkHermetic(nodes),
       );
+      await phase("CephFS: a ReadWriteMany claim written on one node, read on another", () => cephVerify(images));
     } else log("hermetic checks skipped: stock mode pulls public images");
   } finally {
     await kubectl("delete", "namespace", VERIFY_NS, "--wait=true", "--timeout=120s").catch(() => undefined);

@@ -1,0 +1,66 @@
+/**
+ * hostPath directories a test writes on nodes: one per test, `/var/lib/k8s-ops-conformance/hostpath/<namespace>`,
+ * removed after the test (also when it failed) by a pod on each node that was given
+ * (manifests/shared/host-dir-cleanup.yaml), before the namespace goes.
+ *
+ *   const dir = hostDirRemovedAfterTest(ns, nodes);   // dir.path is what manifests mount
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import type { TestNamespace } from "../framework/namespace.ts";
+import { T } from "../framework/timeouts.ts";
+import { waitFor } from "../framework/wait.ts";
+import { apply } from "./apply.ts";
+
+/** Where the suite keeps hostPath data on nodes; a test uses only `<root>/<its namespace>`. */
+export const HOST_ROOT = "/var/lib/k8s-ops-conformance/hostpath";
+
+export interface HostDir {
+  /** The parent directory on every node, shared by all tests. */
+  root: string;
+  /** The test's own directory name under root (its namespace). */
+  name: string;
+  /** root/name: the hostPath a test's manifests mount. */
+  path: string;
+}
+
+export function hostDirOf(namespace: string): HostDir {
+  return { root: HOST_ROOT, name: namespace, path: `${HOST_ROOT}/${namespace}` };
+}
+
+/** The cleanup pod's name for a node: `host-dir-cleanup-<node>`, cut to a valid name. */
+export function cleanupPodName(node: string): string {
+  return `host-dir-cleanup-${node}`.slice(0, 253).replace(/[-.]+$/, "");
+}
+
+/** Runs the cleanup pod on `node` and waits for it to succeed; throws with its state when it does not. */
+async function removeOnNode(ns: TestNamespace, dir: HostDir, node: string): Promise<void> {
+  const pod = cleanupPodName(node);
+  await apply(ns, "shared/host-dir-cleanup.yaml", { pod, node, root: dir.root, dir: dir.name });
+  const done = await waitFor(
+    `pod ${ns.name}/${pod} removed ${dir.path} on node ${node}`,
+    {
+      observe: () => ns.kube.core.readNamespacedPod({ name: pod, namespace: ns.name }),
+      ok: (p: V1Pod) => p.status?.phase === "Succeeded" || p.status?.phase === "Failed",
+      show: (p: V1Pod) => `phase ${p.status?.phase}: ${JSON.stringify(p.status?.containerStatuses?.[0]?.state)}`,
+    },
+    T.podStart,
+  );
+  if (done.status?.phase !== "Succeeded") {
+    const state = done.status?.containerStatuses?.[0]?.state?.terminated;
+    throw new Error(`could not remove ${dir.path} on node ${node}: ${state?.reason} exit ${state?.exitCode}`);
+  }
+}
+
+/**
+ * The test's hostPath directory, with its removal on each of `nodes` registered to run after the test,
+ * pass or fail. Register it before anything writes there.
+ */
+export function hostDirRemovedAfterTest(ns: TestNamespace, nodes: readonly string[]): HostDir {
+  const dir = hostDirOf(ns.name);
+  ns.defer(`remove hostPath ${dir.path} on ${nodes.join(", ")}`, async () => {
+    const results = await Promise.allSettled(nodes.map((node) => removeOnNode(ns, dir, node)));
+    const failed = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
+    if (failed.length > 0) throw new Error(failed.join("; "));
+  });
+  return dir;
+}
