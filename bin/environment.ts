@@ -57,6 +57,8 @@ export const VARIABLES: Readonly<Record<string, Check>> = {
   KOC_DISRUPTIVE: flag,
   KOC_RWX_STORAGE_CLASS: (raw, name) => void validateStorageClassName(name, raw),
   KOC_PROBER_RATE: wholeNumber(1, 2000, 200),
+  // The Allure history folder (set by `report --history DIR`).
+  KOC_ALLURE_HISTORY: anyText,
   // Set by the CLI itself: `list` (no cluster), and the private folder of the Secret values workers learn.
   KOC_LIST_ONLY: flag,
   KOC_LEARNED_SECRETS_DIR: anyText,
