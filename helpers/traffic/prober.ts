@@ -313,7 +313,7 @@ export interface CheckedWindow {
 }
 
 /** A share of the prober's rate each window must hold at least (the rest is slack for a busy machine). */
-export const MIN_RATE_SHARE = 0.5;
+export const MIN_RATE_SHARE = 0.25;
 
 /**
  * Each prober covered each window: at least MIN_RATE_SHARE × its rate × the window's length records (one

@@ -11,8 +11,10 @@
  *   /health probes in the killed container's access log: the kubelet's spam filter keeps 25 Warning events
  *   per pod, which this scenario's readiness failures use up, so Unhealthy events may be dropped), and the new container
  *   MUST go through the startup probe again: started no earlier than START_S after its own start and within
- *   the same bound, no readiness probe before that, then restartCount staying 1 and not Ready (its /ready
- *   is gone).
+ *   the same bound, then restartCount staying 1 and not Ready (its /ready is gone). Its first readiness probe
+ *   is reported, not asserted: right after a restart the kubelet may run one readiness probe before the new
+ *   container's startup probe succeeds (seen 0.9 s after the restart, while the pod status still carried the
+ *   previous container's started=true); the outcome that matters, not Ready, is asserted.
  *   Start times are measured from the node's timestamps only: the container's state.running.startedAt and
  *   the kubelet's probe requests in nginx's access log read with timestamps (the first startup request
  *   answered 200 is the moment the kubelet marks the container started; readiness runs only after it). The
@@ -65,9 +67,15 @@ async function sh(ns: TestNamespace, script: string): Promise<void> {
 
 /**
  * Checks from the node's timestamps that the running instance of app/nginx became started no earlier than
- * START_S after its own start and no later than `latestS`, and that no readiness probe ran before that.
+ * START_S after its own start and no later than `latestS`, and (with `readinessGated`) that no readiness
+ * probe ran before that.
  */
-async function assertStartedOnTime(ns: TestNamespace, instance: string, latestS: number): Promise<void> {
+async function assertStartedOnTime(
+  ns: TestNamespace,
+  instance: string,
+  latestS: number,
+  readinessGated: boolean,
+): Promise<void> {
   const what = `${instance} of ${ns.name}/app/nginx`;
   const { startedAt, evidence } = await waitFor(
     `the access log of ${what} shows a startup probe answered 200 and a readiness probe after it`,
@@ -94,10 +102,11 @@ async function assertStartedOnTime(ns: TestNamespace, instance: string, latestS:
       const started = `seconds from startedAt to the first startup probe answered 200, ${what} ${at}`;
       expect(evidence.startedAfterS, started).toBeGreaterThanOrEqual(START_S - 1);
       expect(evidence.startedAfterS, started).toBeLessThanOrEqual(latestS);
-      expect(
-        evidence.firstReadinessAfterS,
-        `seconds to the first readiness probe, which must not run before started (${evidence.startedAfterS}s), ${what} ${at}`,
-      ).toBeGreaterThanOrEqual(evidence.startedAfterS);
+      if (readinessGated)
+        expect(
+          evidence.firstReadinessAfterS,
+          `seconds to the first readiness probe, which must not run before started (${evidence.startedAfterS}s), ${what} ${at}`,
+        ).toBeGreaterThanOrEqual(evidence.startedAfterS);
     },
   );
 }
@@ -140,7 +149,7 @@ describe.concurrent("Probing container: startup, liveness and readiness together
     const startedPod = await step(`assert: started without a restart (startup budget: ${startup.explain})`, () =>
       waitFor(`container ${ns.name}/app/nginx started, restartCount 0`, started(0), T.podStart, { signal: ns.signal }),
     );
-    await assertStartedOnTime(ns, "the first container", latestStart);
+    await assertStartedOnTime(ns, "the first container", latestStart, true);
 
     await step(
       `assert: started but without /ready: listed not ready (${readinessHold.explain}), not restarted (${livenessHold.explain})`,
@@ -206,7 +215,7 @@ describe.concurrent("Probing container: startup, liveness and readiness together
     await step("assert: the new container goes through startup again", () =>
       waitFor(`container ${ns.name}/app/nginx started again, restartCount 1`, started(1), startup.latestS * 1000),
     );
-    await assertStartedOnTime(ns, "the restarted container", latestStart);
+    await assertStartedOnTime(ns, "the restarted container", latestStart, false);
     await step(
       `assert: the new container keeps restartCount 1 (${livenessHold.explain}) and is not ready without /ready (${readinessHold.explain})`,
       () =>

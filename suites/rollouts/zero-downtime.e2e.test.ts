@@ -10,10 +10,14 @@
  * Not covered: long-lived (keep-alive) connections, which a rollout may cut; LoadBalancer Services;
  *   requests slower than the 5 s preStop delay; DNS outages shorter than the probers' 1 s lookup refresh.
  * Resolution: each prober starts KOC_PROBER_RATE requests/s (default 200) on a timetable, a new connection
- *   each (helpers/traffic/probe-loop.mjs); every rollout window MUST hold at least half that rate from every
- *   prober and no pause between request starts longer than T.proberGap, else the check fails as blind
- *   (CoverageError), never as green. The third scenario proves the resolution on every run: a 300 ms outage
- *   injected into all pods at once MUST be reported by every prober with its start, end and failed requests.
+ *   each (helpers/traffic/probe-loop.mjs); every rollout window MUST hold at least a quarter of that rate from
+ *   every prober and no pause between request starts longer than T.proberGap (1 s; the timeouts table says
+ *   why the 2-core test bed needs that much), else the check fails as blind (CoverageError), never as green.
+ *   The third scenario proves the resolution on every run: a 300 ms outage injected into all pods at once
+ *   MUST be reported by every prober with its start, end and failed requests. The pods' shells start their
+ *   outage by their own clocks a few milliseconds apart, so a prober may see it split by a lucky request;
+ *   the outage is the span from its first failed request to its last, which MUST lie around 300 ms.
+ * The three scenarios run one after another (six probers at 200 requests/s at once starve a 2-core node).
  * Serial or disruptive: no; everything lives in the test's namespace (NodePorts are assigned by the cluster).
  * Failure policy: strict (no failed request). Requests from this host go only to node addresses inside the
  *   test bed's published nodeNetwork; elsewhere the NodePort is probed from the prober pod (see helpers/traffic/prober.ts).
@@ -132,7 +136,7 @@ function windowsOf(marks: readonly { label: string; at: number }[], end: number)
   return marks.map((m, i) => ({ label: m.label, from: m.at, to: marks[i + 1]?.at ?? end }));
 }
 
-describe.concurrent("Rolling update under continuous requests", () => {
+describe("Rolling update under continuous requests", () => {
   test("should answer every request while rolling out by set image, rollout restart and rollout undo", async ({
     ns,
   }) => {
@@ -254,12 +258,16 @@ describe.concurrent("Rolling update under continuous requests", () => {
             (o) => `${o.failed} failed from ${new Date(o.from).toISOString()} for ${formatDuration(o.to - o.from)}`,
           );
           log(`${prober.source}: ${shown.join("; ") || "no outage"}`);
-          expect(seen.length, `outages seen by ${prober.source}: ${shown.join("; ")}`).toBe(1);
-          const [gone] = seen;
-          const length = (gone?.to ?? 0) - (gone?.from ?? 0);
-          expect(length, `length of the outage seen by ${prober.source}`).toBeGreaterThanOrEqual(OUTAGE_MS - 100);
-          expect(length, `length of the outage seen by ${prober.source}`).toBeLessThanOrEqual(OUTAGE_MS + T.proberGap);
-          expect(gone?.failed, `failed requests of ${prober.source}`).toBeGreaterThanOrEqual(
+          expect(seen.length, `outages seen by ${prober.source}`).toBeGreaterThan(0);
+          const from = Math.min(...seen.map((o) => o.from));
+          const length = Math.max(...seen.map((o) => o.to)) - from;
+          const failed = seen.reduce((sum, o) => sum + o.failed, 0);
+          const span = `${failed} failed from ${new Date(from).toISOString()} over ${formatDuration(length)}: ${shown.join("; ")}`;
+          expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeGreaterThanOrEqual(
+            OUTAGE_MS - 100,
+          );
+          expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeLessThanOrEqual(OUTAGE_MS + 250);
+          expect(failed, `failed requests of ${prober.source}, ${span}`).toBeGreaterThanOrEqual(
             Math.floor((prober.rate * (OUTAGE_MS - 100)) / 1000 / 2),
           );
         }
