@@ -97,7 +97,7 @@ export async function ensureNetwork(): Promise<void> {
 }
 
 export async function createCluster(kind: string, imageArgs: string[]): Promise<void> {
-  const cfg = join(CACHE, "kind-config.yaml");
+  const cfg = join(CACHE, `kind-config-${CLUSTER}.yaml`);
   mkdirSync(CACHE, { recursive: true });
   writeFileSync(cfg, kindConfig());
   await phase("kind create cluster", () =>
