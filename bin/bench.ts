@@ -62,7 +62,8 @@ function results(reportsDir: string): Result[] {
     .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")))
     .map((r) => ({
       name: String(r.name),
-      file: String(r.fullName ?? "").split(/[#:]/)[0] ?? "",
+      // fullName is `<project name>:<file>#<title>`
+      file: String(r.fullName ?? "").replace(/^[^:#]*:/, "").split("#")[0] ?? "",
       status: String(r.status),
       start: Number(r.start),
       stop: Number(r.stop),

@@ -208,7 +208,8 @@ export function containerRunning(ns: TestNamespace, pod: string, container: stri
 /** Seconds from the start of the last killed instance of `container` to its kill (kubelet timestamps, 1 s resolution). */
 export async function lastKillAfterSeconds(ns: TestNamespace, pod: string, container: string): Promise<number> {
   const found = await ns.kube.core.readNamespacedPod({ name: pod, namespace: ns.name });
-  const last = containerStatus(found, container)?.lastState?.terminated;
+  const status = containerStatus(found, container);
+  const last = status?.lastState?.terminated ?? status?.state?.terminated;
   return secondsBetween(last?.startedAt, last?.finishedAt);
 }
 

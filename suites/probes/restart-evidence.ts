@@ -33,7 +33,17 @@ export async function restartedInWindow(
       { signal: ns.signal },
     ),
   );
-  const killedAfter = await lastKillAfterSeconds(ns, target.pod, target.container);
+  // restartCount can move a moment before the status carries the killed container's times
+  const killedAfter = await waitFor(
+    `container ${where}: the killed instance's startedAt and finishedAt in its status`,
+    {
+      observe: () => lastKillAfterSeconds(ns, target.pod, target.container),
+      ok: (seconds) => !Number.isNaN(seconds),
+      show: (seconds) => `seconds from start to kill: ${seconds}`,
+    },
+    T.apiCall,
+    { signal: ns.signal },
+  );
   await step(`measured: killed ${killedAfter}s after start, inside ${window.earliestS}–${window.latestS}s`, () => {
     expect(killedAfter, `seconds from start to kill of ${where}`).toBeGreaterThanOrEqual(window.earliestS);
     expect(killedAfter, `seconds from start to kill of ${where} (${window.explain})`).toBeLessThanOrEqual(

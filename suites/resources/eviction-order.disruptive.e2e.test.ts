@@ -128,6 +128,18 @@ describe("Node memory pressure", () => {
     await step(`arrange: node ${node} has no MemoryPressure`, () => noMemoryPressure(ns, node));
 
     const plan = await step(`arrange: size the allocations from node ${node}'s own figures`, async () => {
+      // pods of tests that ran just before may still be terminating on the node: wait for their requests
+      // to go, then judge (a node that stays too full skips with the reason)
+      await waitFor(
+        `node ${node} has room for the eviction plan`,
+        {
+          observe: async () => planEviction(await nodeFacts(kube, node)),
+          ok: (planned) => !("reason" in planned),
+          show: (planned) => ("reason" in planned ? planned.reason : "room"),
+        },
+        T.cleanup,
+        { signal: ns.signal },
+      ).catch(() => undefined);
       const facts = await nodeFacts(kube, node);
       log(`${node}: ${facts.configz}`);
       const mi = (b: number) => `${Math.round(b / 2 ** 20)}Mi`;
