@@ -63,7 +63,10 @@ function results(reportsDir: string): Result[] {
     .map((r) => ({
       name: String(r.name),
       // fullName is `<project name>:<file>#<title>`
-      file: String(r.fullName ?? "").replace(/^[^:#]*:/, "").split("#")[0] ?? "",
+      file:
+        String(r.fullName ?? "")
+          .replace(/^[^:#]*:/, "")
+          .split("#")[0] ?? "",
       status: String(r.status),
       start: Number(r.start),
       stop: Number(r.stop),
