@@ -46,10 +46,12 @@ export function probeTiming(pod: V1Pod, container: string, kind: ProbeKind): Pro
 
 /**
  * Seconds for the kubelet and the runtime on top of what the probe settings imply: status reaching the
- * API server (~1 s), stopping the container (grace 1 s in our manifests), and the 1 s resolution of
- * container timestamps. Multiplied by KOC_TIMEOUT_SCALE for slow clusters.
+ * API server (~1 s), stopping the container (grace 1 s in our manifests), the 1 s resolution of container
+ * timestamps, and the kubelet's probe loop running late on a busy node: during a full parallel run on the
+ * 2-core test bed a startup budget of 10 × 1 s was seen to kill after 18 s (5 s of allowance failed it;
+ * every other run stayed within it). Multiplied by KOC_TIMEOUT_SCALE for slow clusters.
  */
-export const KUBELET_ALLOWANCE_S = 5;
+export const KUBELET_ALLOWANCE_S = 10;
 
 export interface RestartWindow {
   /** Earliest kill, in seconds after the reference (the container's start unless told), minus 1 s of timestamp resolution. */
