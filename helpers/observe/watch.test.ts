@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import type { Kube } from "../framework/kube.ts";
 import { type ListResult, ObjectCache, type WatchEvent, watchObjects } from "./watch.ts";
 
@@ -79,8 +79,10 @@ function lister(lists: Array<ListResult<V1Pod>>): { list: () => Promise<ListResu
 
 /** Resolves once `seen` holds `count` events (within 20 s: a local server answers in milliseconds when idle). */
 async function eventsSeen(seen: unknown[], count: number): Promise<void> {
-  const started = Date.now();
-  while (seen.length < count && Date.now() - started < 20_000) await new Promise((resolve) => setTimeout(resolve, 10));
+  await vi.waitFor(() => expect(seen.length, "watch events seen").toBeGreaterThanOrEqual(count), {
+    timeout: 20_000,
+    interval: 10,
+  });
   expect(seen.length, "watch events seen").toBe(count);
 }
 

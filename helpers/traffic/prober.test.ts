@@ -90,7 +90,7 @@ describe("the prober program (probe-loop.mjs) against a loopback server", () => 
     const { port } = server.address() as AddressInfo;
     await new Promise((resolve) => server.close(resolve)); // nothing listens on the port now
     const prober = startHostProber([`http://127.0.0.1:${port}/`], "closed", 50, 1000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the duration of the sample, not a wait for state
     const records = await prober.stop();
     expect(records.length).toBeGreaterThan(0);
     expect(records.every(isFailure)).toBe(true);
