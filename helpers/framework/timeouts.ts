@@ -57,6 +57,12 @@ export const BASE_TIMEOUTS = {
    * on every run regardless (the zero-downtime file's third scenario); `npm run bench` reports the gaps.
    */
   proberGap: 1_000,
+  /**
+   * How far ahead an injected outage is scheduled (helpers/traffic/injected-outage.ts): every pod must have
+   * its files before it starts. One exec per pod, in parallel; on the busy 2-core test bed an exec takes up
+   * to about a second.
+   */
+  outageLead: 3_000,
   /** Default window for holdsFor ("must not happen") checks. */
   holdWindow: 15_000,
   /**

@@ -14,9 +14,10 @@
  *   every prober and no pause between request starts longer than T.proberGap (1 s; the timeouts table says
  *   why the 2-core test bed needs that much), else the check fails as blind (CoverageError), never as green.
  *   The third scenario proves the resolution on every run: a 300 ms outage injected into all pods at once
- *   MUST be reported by every prober with its start, end and failed requests. The pods' shells start their
- *   outage by their own clocks a few milliseconds apart, so a prober may see it split by a lucky request;
- *   the outage is the span from its first failed request to its last, which MUST lie around 300 ms.
+ *   MUST be reported by every prober with its start, end and failed requests. It is scheduled seconds ahead
+ *   and each pod's nginx starts and ends it by the node's clock (helpers/traffic/injected-outage.ts), so
+ *   it is one synchronized outage however late an exec arrives; the span from a prober's first failed
+ *   request to its last MUST lie around 300 ms (a request that started just before the end may be split off).
  * The three scenarios run one after another (six probers at 200 requests/s at once starve a 2-core node).
  * Serial or disruptive: no; everything lives in the test's namespace (NodePorts are assigned by the cluster).
  * Failure policy: strict (no failed request). Requests from this host go only to node addresses inside the
@@ -46,6 +47,7 @@ import {
   watchRollout,
 } from "../../helpers/observe/rollout.ts";
 import { exec } from "../../helpers/traffic/exec.ts";
+import { injectOutage, OUTAGE_DIR } from "../../helpers/traffic/injected-outage.ts";
 import {
   assertCoverage,
   assertNoFailedRequests,
@@ -111,26 +113,6 @@ async function finish(title: string, traffic: Traffic, marks: { label: string; a
   return records;
 }
 
-/**
- * Every web pod drops requests (nginx `return 444` while /tmp/koc-outage exists, see the ConfigMap) from
- * `at` (epoch ms) for OUTAGE_MS. Each pod waits for the same instant by its own clock (the node's, synchronized),
- * so the outage starts and ends at once on all of them. Resolves when it is over.
- */
-async function injectOutage(ns: TestNamespace, at: number): Promise<CheckedWindow> {
-  const pods = (await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: SELECTOR })).items;
-  const until = (t: string) => `while [ "$(date +%s%3N)" -lt ${t} ]; do sleep 0.005; done`;
-  const script = `${until("$1")}; touch /tmp/koc-outage; ${until("$2")}; rm -f /tmp/koc-outage`;
-  log(`injecting a ${OUTAGE_MS} ms outage into ${pods.length} pods at ${new Date(at).toISOString()}`);
-  await Promise.all(
-    pods.map(async (pod) => {
-      const name = pod.metadata?.name ?? "";
-      const r = await exec(ns, name, ["sh", "-c", script, "sh", String(at), String(at + OUTAGE_MS)]);
-      if (r.exitCode !== 0) throw new Error(`outage in pod ${ns.name}/${name} failed: ${r.stderr}`);
-    }),
-  );
-  return { label: `injected ${OUTAGE_MS} ms outage`, from: at, to: at + OUTAGE_MS };
-}
-
 /** One window per action: from its mark to the next one (the last to `end`). */
 function windowsOf(marks: readonly { label: string; at: number }[], end: number): CheckedWindow[] {
   return marks.map((m, i) => ({ label: m.label, from: m.at, to: marks[i + 1]?.at ?? end }));
@@ -148,7 +130,7 @@ describe("Rolling update under continuous requests", () => {
       { label: "rollout undo", run: () => undoRollout(ns, "web") },
     ];
     const marks: { label: string; at: number }[] = [];
-    if (SABOTAGE) await step("sabotage: a 300 ms outage of every pod", () => injectOutage(ns, Date.now() + 1500));
+    if (SABOTAGE) await step("sabotage: a 300 ms outage of every pod", () => injectOutage(ns, SELECTOR, OUTAGE_MS));
     for (const action of actions) {
       await step(`act: ${action.label}, until every old pod is gone`, async () => {
         marks.push({ label: action.label, at: Date.now() });
@@ -221,20 +203,23 @@ describe("Rolling update under continuous requests", () => {
     await capability("Workloads", "Zero-downtime rolling update");
     const traffic = await arrange(ns, ROLLING);
     const outage = await step(`act: every pod drops requests for ${OUTAGE_MS} ms`, () =>
-      injectOutage(ns, Date.now() + 1500),
+      injectOutage(ns, SELECTOR, OUTAGE_MS),
     );
     const marks = [{ label: outage.label, at: outage.from }];
     await step("act: requests continue for a second while every pod serves again", () =>
       holdsFor(
-        "no web pod drops requests (no /tmp/koc-outage) after the injected outage",
+        `no web pod drops requests (no ${OUTAGE_DIR}) after the injected outage`,
         {
           observe: async () => {
             const pods = await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: SELECTOR });
             const names = pods.items.map((p) => p.metadata?.name ?? "");
-            const left = await Promise.all(names.map((n) => exec(ns, n, ["ls", "/tmp"])));
-            return left.map((r, i) => `${names[i]}: ${r.stdout.trim() || "(empty /tmp)"}`);
+            const left = await Promise.all(names.map((n) => exec(ns, n, ["ls", "-a", "/tmp"])));
+            return left.map(
+              (r, i) =>
+                `${names[i]}: ${r.exitCode === 0 ? r.stdout.trim().split("\n").join(" ") : `ls failed: ${r.stderr}`}`,
+            );
           },
-          ok: (lines) => lines.every((l) => !l.includes("koc-outage")),
+          ok: (lines) => lines.every((l) => !l.includes("koc-outage") && !l.includes("ls failed")),
           show: (lines) => lines.join("; "),
         },
         1000,
