@@ -32,6 +32,14 @@ export const TIMERS: Record<string, { seconds: number; what: string }> = {
   },
   config: { seconds: 60, what: "ConfigMap update to a mounted volume: kubelet sync period 60 s" },
   probes: { seconds: 30, what: "startup budget failureThreshold 30 × period 1 s (recommended combination)" },
+  storage: {
+    seconds: 2,
+    what: "grace periods of 1 s (pods deleted or evicted); the rest is pod starts and local-path's helper pods, no timer",
+  },
+  resources: {
+    seconds: 50,
+    what: "eviction: kubelet housekeeping 10 s × 2 passes + eviction-pressure-transition-period 30 s",
+  },
 };
 
 interface Result {
