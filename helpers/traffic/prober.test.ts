@@ -6,6 +6,7 @@ import {
   assertNoFailedRequests,
   assertTestbedAddresses,
   assertVersionSwitch,
+  blindSpot,
   FailedRequestsError,
   isFailure,
   outages,
@@ -35,6 +36,26 @@ const refused = (at: number, source = "svc"): ProbeRecord => ({
   status: 0,
   pod: "",
   error: "ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80",
+});
+
+describe("how blind a prober was around an injected outage", () => {
+  const window = { label: "outage", from: 1000, to: 1400 };
+
+  test("a prober starting a request every 5 ms was blind 5 ms at most", () => {
+    const records = Array.from({ length: 100 }, (_, i) => ok(1000 + i * 5, "p"));
+    expect(blindSpot(records, "svc", window)).toBe(5);
+  });
+
+  test("a pause inside the window, or at its edges, is what counts; other probers and other times are ignored", () => {
+    const paused = [ok(990, "p"), ok(1000, "p"), ok(1100, "p"), ok(1350, "p"), ok(1500, "p")];
+    expect(blindSpot(paused, "svc", window)).toBe(250);
+    const lateStart = [ok(1200, "p"), ok(1390, "p"), ok(1000, "p", "other")];
+    expect(blindSpot(lateStart, "svc", window)).toBe(200);
+  });
+
+  test("a prober with no request in the window was blind all of it", () => {
+    expect(blindSpot([ok(500, "p"), ok(2000, "p")], "svc", window)).toBe(400);
+  });
 });
 
 describe("parsing prober records", () => {

@@ -344,6 +344,18 @@ export function assertCoverage(
     );
 }
 
+/**
+ * The longest stretch of `window` (its edges included) in which prober `source` started no request: how
+ * blind it was there. A prober the machine paused across an injected outage saw it distorted or not at
+ * all, which says nothing about the workload; the scenario judges only windows the prober watched.
+ */
+export function blindSpot(records: readonly ProbeRecord[], source: string, window: CheckedWindow): number {
+  const starts = byTime(records.filter((r) => r.source === source && r.at >= window.from && r.at < window.to)).map(
+    (r) => r.at,
+  );
+  return largestGap([window.from, ...starts, window.to]).gap;
+}
+
 /** The largest step between consecutive values, and the value it starts from. */
 function largestGap(values: readonly number[]): { gap: number; after: number } {
   let largest = { gap: 0, after: values[0] ?? 0 };

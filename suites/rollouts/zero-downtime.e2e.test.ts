@@ -13,11 +13,15 @@
  *   each (helpers/traffic/probe-loop.mjs); every rollout window MUST hold at least a quarter of that rate from
  *   every prober and no pause between request starts longer than T.proberGap (1 s; the timeouts table says
  *   why the 2-core test bed needs that much), else the check fails as blind (CoverageError), never as green.
- *   The third scenario proves the resolution on every run: a 300 ms outage injected into all pods at once
- *   MUST be reported by every prober with its start, end and failed requests. It is scheduled seconds ahead
- *   and each pod's nginx starts and ends it by the node's clock (helpers/traffic/injected-outage.ts), so
- *   it is one synchronized outage however late an exec arrives; the span from a prober's first failed
+ *   The third scenario proves the resolution on every run: three 300 ms outages, each injected into all pods
+ *   at once, MUST be reported by every prober with start, end and failed requests. Each is scheduled seconds
+ *   ahead and each pod's nginx starts and ends it by the node's clock (helpers/traffic/injected-outage.ts),
+ *   so it is one synchronized outage however late an exec arrives; the span from a prober's first failed
  *   request to its last MUST lie around 300 ms (a request that started just before the end may be split off).
+ *   A prober the machine paused (> 50 ms without a request start within 100 ms of an outage) did not watch
+ *   that outage and is not judged on it: on the 2-core test bed the in-cluster prober's pod is sometimes
+ *   descheduled for 100-480 ms in a full run (README, Speed). Every prober MUST have watched at least one of
+ *   the three, and every outage it watched MUST be right; one that watched none fails as CoverageError.
  * The three scenarios run one after another (six probers at 200 requests/s at once starve a 2-core node).
  * Serial or disruptive: no; everything lives in the test's namespace (NodePorts are assigned by the cluster).
  * Failure policy: strict (no failed request). Requests from this host go only to node addresses inside the
@@ -27,7 +31,8 @@
  *   failed requests). Removing the preStop delay and readiness probe fails it too (failed requests, each
  *   outage reported). Stopping a prober early (e.g. `KOC_PROBER_RATE=1`) fails coverage with the numbers;
  *   the Recreate twin fails with CoverageError "recorded nothing" when a prober is silent, and with an
- *   assertion on "outages seen" when it sees none.
+ *   assertion on "outages seen" when it sees none. KOC_PROBER_RATE=10 (a request every 100 ms) fails the
+ *   third scenario with CoverageError: no prober watched any outage.
  */
 
 import { config, parseBoolean } from "../../helpers/framework/config.ts";
@@ -52,7 +57,9 @@ import {
   assertCoverage,
   assertNoFailedRequests,
   assertVersionSwitch,
+  blindSpot,
   type CheckedWindow,
+  CoverageError,
   FailedRequestsError,
   outages,
   type ProbeRecord,
@@ -71,6 +78,11 @@ const SELECTOR = "app=web";
 const ROLLING = "{type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}";
 const RECREATE = "{type: Recreate}";
 const OUTAGE_MS = 300;
+/** Outages injected by the third scenario: each prober must have watched at least one of them. */
+const OUTAGES = 3;
+/** A prober that paused longer than this around an outage (its edges ± WATCH_MARGIN_MS) did not watch it. */
+const MAX_BLIND_MS = 50;
+const WATCH_MARGIN_MS = 100;
 const SABOTAGE = parseBoolean("KOC_ROLLOUTS_SABOTAGE", process.env.KOC_ROLLOUTS_SABOTAGE);
 
 interface Traffic {
@@ -202,13 +214,17 @@ describe("Rolling update under continuous requests", () => {
   }) => {
     await capability("Workloads", "Zero-downtime rolling update");
     const traffic = await arrange(ns, ROLLING);
-    const outage = await step(`act: every pod drops requests for ${OUTAGE_MS} ms`, () =>
-      injectOutage(ns, SELECTOR, OUTAGE_MS),
-    );
-    const marks = [{ label: outage.label, at: outage.from }];
+    const injected: CheckedWindow[] = [];
+    for (let n = 1; n <= OUTAGES; n++) {
+      injected.push(
+        await step(`act: every pod drops requests for ${OUTAGE_MS} ms (outage ${n} of ${OUTAGES})`, () =>
+          injectOutage(ns, SELECTOR, OUTAGE_MS),
+        ),
+      );
+    }
     await step("act: requests continue for a second while every pod serves again", () =>
       holdsFor(
-        `no web pod drops requests (no ${OUTAGE_DIR}) after the injected outage`,
+        `no web pod drops requests (no ${OUTAGE_DIR}) after the injected outages`,
         {
           observe: async () => {
             const pods = await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: SELECTOR });
@@ -226,38 +242,53 @@ describe("Rolling update under continuous requests", () => {
         { signal: ns.signal },
       ),
     );
-    const records = await finish(`${OUTAGE_MS} ms outage under requests`, traffic, marks);
-    const around = { label: "around the outage", from: outage.from - 1000, to: outage.to + 1000 };
+    const marks = injected.map((o, i) => ({ label: `${o.label} ${i + 1}`, at: o.from }));
+    const records = await finish(`${OUTAGE_MS} ms outages under requests`, traffic, marks);
+    const arounds = injected.map((o) => ({ label: `around ${o.label}`, from: o.from - 1000, to: o.to + 1000 }));
 
     await step("assert: every prober sent requests throughout", () =>
-      assertCoverage(records, [around], traffic.probers, T.proberGap),
+      assertCoverage(records, arounds, traffic.probers, T.proberGap),
     );
     await step(
-      `assert: each prober reports one outage of about ${OUTAGE_MS} ms, and assertNoFailedRequests names it`,
+      `assert: each prober reports each outage it watched as one of about ${OUTAGE_MS} ms, and watched at least one`,
       () => {
         for (const prober of traffic.probers) {
-          const seen = outages(
-            records.filter((r) => r.source === prober.source && r.at >= around.from && r.at < around.to),
-          );
-          const shown = seen.map(
-            (o) => `${o.failed} failed from ${new Date(o.from).toISOString()} for ${formatDuration(o.to - o.from)}`,
-          );
-          log(`${prober.source}: ${shown.join("; ") || "no outage"}`);
-          expect(seen.length, `outages seen by ${prober.source}`).toBeGreaterThan(0);
-          const from = Math.min(...seen.map((o) => o.from));
-          const length = Math.max(...seen.map((o) => o.to)) - from;
-          const failed = seen.reduce((sum, o) => sum + o.failed, 0);
-          const span = `${failed} failed from ${new Date(from).toISOString()} over ${formatDuration(length)}: ${shown.join("; ")}`;
-          expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeGreaterThanOrEqual(
-            OUTAGE_MS - 100,
-          );
-          expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeLessThanOrEqual(OUTAGE_MS + 250);
-          expect(failed, `failed requests of ${prober.source}, ${span}`).toBeGreaterThanOrEqual(
-            Math.floor((prober.rate * (OUTAGE_MS - 100)) / 1000 / 2),
-          );
+          const watched = injected.filter((o, i) => {
+            const edges = { label: o.label, from: o.from - WATCH_MARGIN_MS, to: o.to + WATCH_MARGIN_MS };
+            const blind = blindSpot(records, prober.source, edges);
+            log(`${prober.source}, outage ${i + 1}: largest pause in requests ${formatDuration(blind)} around it`);
+            return blind <= MAX_BLIND_MS;
+          });
+          if (watched.length === 0)
+            throw new CoverageError(
+              `prober ${prober.source} paused for more than ${MAX_BLIND_MS} ms around every one of the ` +
+                `${OUTAGES} injected outages: it watched none, so it proves nothing (see the log for each pause)`,
+            );
+          for (const outage of watched) assertOutageSeen(records, prober, outage);
         }
         expect(() => assertNoFailedRequests(records)).toThrowError(FailedRequestsError);
       },
     );
   });
 });
+
+/** The prober saw `outage` as one run of failures of about OUTAGE_MS, with about as many failed requests. */
+function assertOutageSeen(records: readonly ProbeRecord[], prober: Prober, outage: CheckedWindow): void {
+  const around = { from: outage.from - 1000, to: outage.to + 1000 };
+  const seen = outages(records.filter((r) => r.source === prober.source && r.at >= around.from && r.at < around.to));
+  const shown = seen.map(
+    (o) => `${o.failed} failed from ${new Date(o.from).toISOString()} for ${formatDuration(o.to - o.from)}`,
+  );
+  const at = new Date(outage.from).toISOString();
+  log(`${prober.source}, outage at ${at}: ${shown.join("; ") || "no outage"}`);
+  expect(seen.length, `outages seen by ${prober.source} around ${at}`).toBeGreaterThan(0);
+  const from = Math.min(...seen.map((o) => o.from));
+  const length = Math.max(...seen.map((o) => o.to)) - from;
+  const failed = seen.reduce((sum, o) => sum + o.failed, 0);
+  const span = `${failed} failed from ${new Date(from).toISOString()} over ${formatDuration(length)}: ${shown.join("; ")}`;
+  expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeGreaterThanOrEqual(OUTAGE_MS - 100);
+  expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeLessThanOrEqual(OUTAGE_MS + 250);
+  expect(failed, `failed requests of ${prober.source}, ${span}`).toBeGreaterThanOrEqual(
+    Math.floor((prober.rate * (OUTAGE_MS - 100)) / 1000 / 2),
+  );
+}
