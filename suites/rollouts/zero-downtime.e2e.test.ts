@@ -61,10 +61,12 @@ import {
   type CheckedWindow,
   CoverageError,
   FailedRequestsError,
+  isFailure,
   outages,
   type ProbeRecord,
   type Prober,
   recordProberFigures,
+  showRecord,
   showSummary,
   startNodePortProber,
   startPodProber,
@@ -272,6 +274,16 @@ describe("Rolling update under continuous requests", () => {
   });
 });
 
+/** "text ×3, other ×1": how often each value occurs, most frequent first. */
+function countBy(values: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([v, n]) => `${v || "(none)"} ×${n}`)
+    .join(", ");
+}
+
 /** The prober saw `outage` as one run of failures of about OUTAGE_MS, with about as many failed requests. */
 function assertOutageSeen(records: readonly ProbeRecord[], prober: Prober, outage: CheckedWindow): void {
   const around = { from: outage.from - 1000, to: outage.to + 1000 };
@@ -280,12 +292,20 @@ function assertOutageSeen(records: readonly ProbeRecord[], prober: Prober, outag
     (o) => `${o.failed} failed from ${new Date(o.from).toISOString()} for ${formatDuration(o.to - o.from)}`,
   );
   const at = new Date(outage.from).toISOString();
+  const mine = records.filter((r) => r.source === prober.source);
+  const errors = countBy(mine.filter((r) => r.at >= around.from && r.at < around.to && isFailure(r)).map(showRecord));
+  const answered = countBy(
+    mine.filter((r) => r.at >= outage.from && r.at < outage.to && !isFailure(r)).map((r) => r.pod),
+  );
   log(`${prober.source}, outage at ${at}: ${shown.join("; ") || "no outage"}`);
+  log(`${prober.source}, outage at ${at}: failures ${errors || "none"}; answered inside it: ${answered || "none"}`);
   expect(seen.length, `outages seen by ${prober.source} around ${at}`).toBeGreaterThan(0);
   const from = Math.min(...seen.map((o) => o.from));
   const length = Math.max(...seen.map((o) => o.to)) - from;
   const failed = seen.reduce((sum, o) => sum + o.failed, 0);
-  const span = `${failed} failed from ${new Date(from).toISOString()} over ${formatDuration(length)}: ${shown.join("; ")}`;
+  const span =
+    `${failed} failed from ${new Date(from).toISOString()} over ${formatDuration(length)} (failures: ${errors}; ` +
+    `answered inside the outage: ${answered || "none"}): ${shown.join("; ")}`;
   expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeGreaterThanOrEqual(OUTAGE_MS - 100);
   expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeLessThanOrEqual(OUTAGE_MS + 250);
   expect(failed, `failed requests of ${prober.source}, ${span}`).toBeGreaterThanOrEqual(
