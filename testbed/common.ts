@@ -4,7 +4,7 @@
  * builds and their cache), host/ (the Docker engine, host sysctls, the hermetic network rules) and
  * verify/ (the acceptance checks).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,10 +48,46 @@ export function log(msg: string): void {
   console.log(`${chalk.gray(`[cluster ${s}s]`)} ${msg}`);
 }
 
+/** How long each phase took the last time it ran on this machine (build keys stripped from the names). */
+const PHASE_TIMES = join(CACHE, "phase-times.json");
+const phaseKey = (name: string) => name.replace(/-[0-9a-f]{12}\b/g, "");
+
+function lastTimes(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(PHASE_TIMES, "utf8")) as Record<string, number>;
+  } catch {
+    return {}; // never ran here
+  }
+}
+
+/**
+ * Runs one step of the test bed and logs its duration. A step that took over 20 s last time says so
+ * when it starts, and any step says where it is once a minute, so a cold build (minutes of module
+ * downloads) is never a long silence.
+ */
 export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const t0 = Date.now();
-  const result = await fn();
+  const last = lastTimes()[phaseKey(name)];
+  const estimate = last ? `last time ${last}s on this machine` : "no earlier time on this machine";
+  if (last === undefined || last > 20) log(`${name} ... ${chalk.gray(`(${estimate})`)}`);
+  const heartbeat = setInterval(
+    () => log(chalk.gray(`  still ${name}: ${((Date.now() - t0) / 1000).toFixed(0)}s so far (${estimate})`)),
+    60_000,
+  );
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    clearInterval(heartbeat);
+  }
+  const seconds = Math.round((Date.now() - t0) / 1000);
   log(`${name} ${chalk.gray(`(${((Date.now() - t0) / 1000).toFixed(1)}s)`)}`);
+  try {
+    mkdirSync(CACHE, { recursive: true });
+    writeFileSync(PHASE_TIMES, JSON.stringify({ ...lastTimes(), [phaseKey(name)]: seconds }, null, 1));
+  } catch {
+    // the estimate is a courtesy: a read-only cache only loses it
+  }
   return result;
 }
 

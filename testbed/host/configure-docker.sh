@@ -14,6 +14,11 @@ if ! cmp -s "$HERE/daemon.json" /etc/docker/daemon.json 2>/dev/null; then
   install -D -m 0644 "$HERE/daemon.json" /etc/docker/daemon.json
 fi
 running() { docker info >/dev/null 2>&1; }
+LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
+if ! command -v dockerd >/dev/null; then
+  echo "no Docker engine installed: dockerd is not on PATH (Debian's docker.io provides it)" >&2
+  exit 1
+fi
 D=$(pgrep -x dockerd || true)
 if [ -n "$D" ]; then
   log "restarting dockerd ($D) with the runtime wrapper"
@@ -26,10 +31,14 @@ if [ -d /run/systemd/system ] && systemctl list-unit-files docker.service >/dev/
 else
   # the highest hard NOFILE we may have, so node processes get as many open files as possible
   ulimit -n "$(ulimit -Hn)" || true
-  setsid dockerd >"${DOCKERD_LOG:-/var/log/dockerd.log}" 2>&1 </dev/null &
+  setsid dockerd >"$LOG" 2>&1 </dev/null &
 fi
 for _ in $(seq 150); do running && break; sleep 0.2; done
-running || { echo "dockerd did not start; see ${DOCKERD_LOG:-/var/log/dockerd.log}" >&2; exit 1; }
+if ! running; then
+  last=$(grep -v '^\s*$' "$LOG" 2>/dev/null | tail -n 1)
+  echo "the Docker engine did not start within 30 s: ${last:-its log $LOG is empty} (log: $LOG)" >&2
+  exit 1
+fi
 rt=$(docker info -f '{{.DefaultRuntime}}')
 [ "$rt" = runc-capfilter ] || { echo "dockerd default runtime is $rt, expected runc-capfilter" >&2; exit 1; }
 log "engine up, default runtime $rt"

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "zx";
 import { log, type Mode, TESTBED } from "../common.ts";
-import { decideEngine, type EngineFacts } from "./engine-decision.ts";
+import { decideEngine, type EngineFacts, missingPackages } from "./engine-decision.ts";
 
 /** The engine refused to be changed: the one line says what would change and how to allow it. */
 export class HostUnchangedError extends Error {
@@ -22,16 +22,13 @@ export async function dockerUp(): Promise<boolean> {
   return (await $`docker info`.nothrow()).exitCode === 0;
 }
 
-/** Packages the local build runs on the host (debootstrap, the pause image's catatonit, ...). */
-async function missingPackages(): Promise<string[]> {
-  const has = async (cmd: string) => (await $`command -v ${cmd}`.nothrow()).exitCode === 0;
-  const missing: string[] = [];
-  if (!(await has("dockerd")) && !(await has("docker"))) missing.push("docker.io");
-  if (!(await has("jq"))) missing.push("jq");
-  if (!(await has("debootstrap"))) missing.push("debootstrap");
-  if ((await $`dpkg -s busybox-static`.nothrow()).exitCode !== 0) missing.push("busybox-static");
-  if (!(await has("catatonit"))) missing.push("catatonit");
-  return missing;
+/** Packages the local build runs on the host (the engine, debootstrap, the pause image's catatonit, ...). */
+async function hostPackagesMissing(): Promise<string[]> {
+  const commands = ["dockerd", "jq", "debootstrap", "catatonit"];
+  const found = new Set<string>();
+  for (const cmd of commands) if ((await $`command -v ${cmd}`.nothrow()).exitCode === 0) found.add(cmd);
+  const busybox = (await $`dpkg -s busybox-static`.nothrow()).exitCode === 0;
+  return missingPackages({ onPath: (c) => found.has(c), installed: (p) => p === "busybox-static" && busybox });
 }
 
 /**
@@ -70,7 +67,7 @@ export async function engineFacts(mode: Mode): Promise<EngineFacts> {
     answers,
     dockerdRunning: (await $`pgrep -x dockerd`.nothrow()).exitCode === 0,
     ...(answers ? { privileged: await probePrivileged() } : {}),
-    missingPackages: mode === "local" ? await missingPackages() : [],
+    missingPackages: mode === "local" ? await hostPackagesMissing() : [],
     foreignDaemonJson,
   };
 }

@@ -1,7 +1,8 @@
-// Made to fail on purpose: "use" for any engine that answers failed three of these tests, and preparing
-// a stopped engine that has its own daemon.json without being asked failed the fourth.
+// Made to fail on purpose: "use" for any engine that answers failed three of these tests, preparing
+// a stopped engine that has its own daemon.json without being asked failed the fourth, and the old
+// "docker or dockerd on PATH" rule failed the client-only case (docker.io not installed).
 import { describe, expect, test } from "vitest";
-import { decideEngine, type EngineFacts } from "./engine-decision.ts";
+import { decideEngine, type EngineFacts, missingPackages } from "./engine-decision.ts";
 
 const working: EngineFacts = {
   answers: true,
@@ -79,5 +80,19 @@ describe("what cluster:up does with the Docker engine it finds", () => {
       restartsDocker: false,
       packages: ["jq", "catatonit"],
     });
+  });
+
+  test("a docker client alone is no engine: docker.io is installed when dockerd is missing", () => {
+    const path = (cmds: string[]) => ({ onPath: (c: string) => cmds.includes(c), installed: () => true });
+    // a fresh machine: a docker client on PATH, every build tool there, no dockerd
+    expect(missingPackages(path(["docker", "jq", "debootstrap", "catatonit"]))).toEqual(["docker.io"]);
+    expect(missingPackages(path(["docker", "dockerd", "jq", "debootstrap", "catatonit"]))).toEqual([]);
+    expect(missingPackages({ onPath: () => false, installed: () => false })).toEqual([
+      "docker.io",
+      "jq",
+      "debootstrap",
+      "busybox-static",
+      "catatonit",
+    ]);
   });
 });

@@ -21,6 +21,27 @@ export interface EngineFacts {
   foreignDaemonJson: boolean;
 }
 
+/** What the local build finds on this host: commands on PATH and installed Debian packages. */
+export interface HostTools {
+  onPath: (cmd: string) => boolean;
+  installed: (debianPackage: string) => boolean;
+}
+
+/**
+ * The Debian packages the local build still needs. The engine is `dockerd`: a `docker` client on PATH
+ * (a CI image or a workstation often ships one alone) is no engine, so docker.io is installed whenever
+ * dockerd is missing, whatever client is there.
+ */
+export function missingPackages(host: HostTools): string[] {
+  const missing: string[] = [];
+  if (!host.onPath("dockerd")) missing.push("docker.io");
+  if (!host.onPath("jq")) missing.push("jq");
+  if (!host.onPath("debootstrap")) missing.push("debootstrap");
+  if (!host.installed("busybox-static")) missing.push("busybox-static");
+  if (!host.onPath("catatonit")) missing.push("catatonit");
+  return missing;
+}
+
 export type EngineAction =
   | { kind: "use" }
   | { kind: "prepare"; changes: string[]; restartsDocker: boolean; packages: string[] }
