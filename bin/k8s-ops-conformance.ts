@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sweepManaged } from "../helpers/framework/cleanup.ts";
 import { type Config, ConfigError, cleanupCommand, readConfig } from "../helpers/framework/config.ts";
@@ -24,6 +24,7 @@ import {
 } from "../helpers/framework/permissions.ts";
 import { T, useTimeoutScale } from "../helpers/framework/timeouts.ts";
 import { scanReport, showLeaks } from "../helpers/manifests/leaks.ts";
+import { testbedNodeNetwork } from "../helpers/traffic/network-guard.ts";
 import {
   type CliOptions,
   type Command,
@@ -54,6 +55,7 @@ import { checkEnvironment } from "./environment.ts";
 import { missingPermissions, whoAmI } from "./preflight.ts";
 import { commonFailure, summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
+import { chooseWorkers } from "./workers.ts";
 
 const SUITES_DIR = join(PROJECT_ROOT, "suites");
 const VITEST = join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs");
@@ -61,6 +63,12 @@ const ALLURE = join(PROJECT_ROOT, "node_modules", "allure", "cli.js");
 
 function say(line: string): void {
   console.error(`k8s-ops-conformance: ${line}`);
+}
+
+/** The target is the local test bed (it published its node network) and its API server is on loopback. */
+async function testbedOnThisHost(kube: Kube): Promise<boolean> {
+  const loopback = /^https?:\/\/(127\.|localhost[:/]|\[::1\])/.test(kube.server);
+  return loopback && (await testbedNodeNetwork(kube)) !== undefined;
 }
 
 /** Validated configuration and a reachable cluster, or a UsageError / ConfigError / UnreachableError. */
@@ -269,6 +277,13 @@ async function run(given: CliOptions): Promise<number> {
   const options = selectionFor(given, previous);
   validateSelection(options, scanSuites(SUITES_DIR));
   const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
+  const workers = chooseWorkers({
+    given: env.KOC_MAX_WORKERS,
+    cores: availableParallelism(),
+    testbedHere: await testbedOnThisHost(kube),
+  });
+  say(`workers: ${workers.workers} test files at once (${workers.why})`);
+  env.KOC_MAX_WORKERS = String(workers.workers);
   const withCanaries = options.baseline !== undefined || previous !== undefined;
   await preflight(kube, options.suites, withCanaries);
   await namespaceProbe(kube, cfg.runId);

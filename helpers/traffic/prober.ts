@@ -392,6 +392,8 @@ export interface Prober {
   readonly source: string;
   /** Requests started per second, as asked for. */
   readonly rate: number;
+  /** The records so far (at least the last 20 s of them) while it keeps running. */
+  recent(): Promise<ProbeRecord[]>;
   stop(): Promise<ProbeRecord[]>;
 }
 
@@ -473,6 +475,11 @@ export async function startPodProber(ns: TestNamespace, url: string, options: Pr
   return {
     source,
     rate,
+    recent: async () => {
+      const tail = await exec(ns, pod, ["tail", "-n", String(Math.max(1000, rate * 20)), `${file}.log`]);
+      if (tail.exitCode !== 0) throw new Error(`reading prober ${source}'s records in ${pod}: ${tail.stderr}`);
+      return parseProbeLog(tail.stdout, source);
+    },
     stop: async () => {
       await exec(ns, pod, ["touch", `${file}.stop`]);
       await waitFor(
@@ -543,6 +550,7 @@ export function startHostProber(urls: readonly string[], source: string, rate: n
   return {
     source,
     rate,
+    recent: async () => [...records],
     stop: async () => {
       child.stdin.end();
       const code = await exited;
