@@ -15,7 +15,7 @@
 //   stock  (default when GITHUB_ACTIONS=true) kind's published node image and public workload images.
 // Build outputs are cached in KOC_CACHE_DIR (default ~/.cache/k8s-ops-conformance), keyed by version.
 //
-// This file is the story of each command; the jobs are in common.ts, lifecycle.ts, build/, host/, verify/.
+// This file is the story of each command; the jobs are in common.ts, lifecycle.ts, build/, host/, settle/, verify/.
 import { $, chalk } from "zx";
 import { buildLocalImages } from "./build/local-images.ts";
 import { cephDown, cephStatus, cephUp } from "./ceph/ceph.ts";
@@ -34,6 +34,7 @@ import {
   reuseExisting,
   waitHealthy,
 } from "./lifecycle.ts";
+import { ensureKubeProxyRequests } from "./settle/settle.ts";
 import { verify } from "./verify/verify.ts";
 
 async function up(mode: Mode, prepareHost: boolean): Promise<void> {
@@ -45,6 +46,7 @@ async function up(mode: Mode, prepareHost: boolean): Promise<void> {
   if (mode === "local") await ensureNetwork().then(ensureHostRule);
   if (await reuseExisting(mode, v)) {
     if (mode === "local") await ensureCorefile();
+    await ensureKubeProxyRequests();
     await cephUp(mode);
     log(`${chalk.green("ready")}: context ${CONTEXT} (${elapsed()})`);
     return;
@@ -60,6 +62,7 @@ async function up(mode: Mode, prepareHost: boolean): Promise<void> {
   }
   await phase("nodes Ready, CoreDNS and storage available", () => waitHealthy());
   if (mode === "local") await phase("CoreDNS forwards nothing", ensureCorefile);
+  await phase("kube-proxy Burstable", ensureKubeProxyRequests);
   await writeSysctls(saved); // kubelet rewrote them on start
   await publishTestbedInfo(mode, built?.workloads);
   await cephUp(mode);
