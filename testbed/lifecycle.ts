@@ -175,11 +175,38 @@ export async function publishTestbedInfo(mode: Mode, workloads: Record<string, s
     metadata: { name, namespace: "kube-public", labels: { "k8s-ops-conformance/testbed": "true" } },
     data,
   });
-  const items = [cm(TESTBED_CONFIGMAP, { nodeNetwork: subnet, cluster: CLUSTER, images: mode })];
+  const items = [
+    cm(TESTBED_CONFIGMAP, {
+      nodeNetwork: subnet,
+      cluster: CLUSTER,
+      images: mode,
+      containerdOomScoreAdj: await containerdOomScoreAdj(),
+    }),
+  ];
   if (workloads) items.push(cm(IMAGES_CONFIGMAP, workloads));
   const file = join(CACHE, `testbed-configmaps-${CLUSTER}.json`);
   writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "List", items }));
   await kubectl("apply", "-f", file);
+}
+
+/**
+ * The nodes' containerd oom_score_adj: the floor of every container's score. The host lacks
+ * CAP_SYS_RESOURCE, so containerd runs with restrict_oom_score_adj (node/files/etc/containerd/config.toml)
+ * and raises any lower score the kubelet asks for (-997 for Guaranteed) to its own. The QoS scenario
+ * expects exactly that on the test bed, so it is measured here, the same on every node or an error.
+ */
+async function containerdOomScoreAdj(): Promise<string> {
+  const scores = new Map<string, string>();
+  for (const node of await clusterNodes()) {
+    const out = await $`docker exec ${node} sh -c ${"cat /proc/$(pidof containerd)/oom_score_adj"}`;
+    scores.set(node, out.stdout.trim());
+  }
+  const values = new Set(scores.values());
+  if (values.size !== 1 || !/^-?\d+$/.test([...values][0] ?? ""))
+    throw new Error(
+      `containerd's oom_score_adj differs between nodes or is unreadable: ${JSON.stringify([...scores])}`,
+    );
+  return [...values][0] ?? "";
 }
 
 /**

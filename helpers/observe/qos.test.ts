@@ -1,6 +1,14 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
-import { expectedOomScoreAdj, formatBytes, memoryRequestOf, parseQuantity, resourcesOf } from "./qos.ts";
+import {
+  expectedOomScoreAdj,
+  formatBytes,
+  GUARANTEED_OOM_SCORE_ADJ,
+  memoryRequestOf,
+  parseQuantity,
+  resourcesOf,
+  runtimeOomScoreAdj,
+} from "./qos.ts";
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -59,4 +67,16 @@ test("formatBytes", () => {
   expect(formatBytes(null)).toBe("unlimited");
   expect(formatBytes(64 * MiB)).toBe("64Mi");
   expect(formatBytes(1.5 * GiB)).toBe("1.5Gi");
+});
+
+// Made to fail on purpose: returning the policy whatever the floor failed the clamp case.
+describe("runtimeOomScoreAdj", () => {
+  test("no floor: the kubelet's policy exactly", () => {
+    expect(runtimeOomScoreAdj(GUARANTEED_OOM_SCORE_ADJ, undefined)).toBe(-997);
+  });
+  test("a runtime that restricts scores to its own raises a lower one to it, and only a lower one", () => {
+    expect(runtimeOomScoreAdj(GUARANTEED_OOM_SCORE_ADJ, 0)).toBe(0);
+    expect(runtimeOomScoreAdj(GUARANTEED_OOM_SCORE_ADJ, -999)).toBe(-997);
+    expect(runtimeOomScoreAdj(684, 0)).toBe(684);
+  });
 });

@@ -51,6 +51,15 @@ export function expectedOomScoreAdj(qos: QosClass, memoryRequestBytes: number, n
 }
 
 /** "64Mi", "1.5Gi", "unlimited". */
+/**
+ * The score a container runs with: the kubelet's policy, raised to the runtime's floor when the runtime
+ * restricts scores to its own (containerd's restrict_oom_score_adj, as on the local test bed, which
+ * publishes that floor). Without a floor the policy stands.
+ */
+export function runtimeOomScoreAdj(policy: number, floor: number | undefined): number {
+  return floor === undefined ? policy : Math.max(policy, floor);
+}
+
 export function formatBytes(bytes: number | null): string {
   if (bytes === null) return "unlimited";
   for (const [unit, size] of [
