@@ -63,6 +63,12 @@ export const BASE_TIMEOUTS = {
    * to about a second.
    */
   outageLead: 3_000,
+  /**
+   * Waiting for the test bed's traffic slot (helpers/traffic/traffic-slot.ts): the scenarios that judge
+   * requests take turns there, and the longest holds it for its three rollouts (about 1.5-2.5 min on the
+   * 2-core test bed). Tests that take the slot get this on top of `test`.
+   */
+  trafficSlot: 240_000,
   /** Default window for holdsFor ("must not happen") checks. */
   holdWindow: 15_000,
   /**

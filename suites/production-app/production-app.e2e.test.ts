@@ -18,7 +18,9 @@
  * Not covered: the Secret's values inside the container (suites on Secrets cover that), liveness restarts,
  *   the NodePort Service's DNS name (NodePort requests go to node addresses).
  * Serial or disruptive: no; each test has its own namespace and the API assigns the NodePort (the field notes'
- *   fixed 30080 would collide between concurrent tests).
+ *   fixed 30080 would collide between concurrent tests). On the local test bed the restart's probed window
+ *   takes turns with the zero-downtime scenarios (helpers/traffic/traffic-slot.ts): their probers and
+ *   rollouts on the same 2 cores paused this file's in-cluster prober for 1.2-1.8 s.
  * Requires: 3 nodes a pod of the app can be scheduled on (Ready, not cordoned, no NoSchedule/NoExecute
  *   taint), for every test of this file: the topology spread puts one replica per node, so with fewer none of
  *   the three can become available. Each test skips naming the unusable nodes and why. Requests from this host go only to node
@@ -55,6 +57,7 @@ import {
   versionSegments,
 } from "../../helpers/traffic/prober.ts";
 import { reachService } from "../../helpers/traffic/service-routes.ts";
+import { takeTrafficSlot } from "../../helpers/traffic/traffic-slot.ts";
 
 podSecurity("baseline"); // root images (nginx, busybox), no host access
 
@@ -179,103 +182,111 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
 });
 
 describe.concurrent("Production app: configuration changes and rollout restart", () => {
-  test("should keep answering v1 when only the ConfigMap changes, and answer v2 after rollout restart with no failed request", async ({
-    ns,
-    kube,
-    skip,
-  }) => {
-    await capability("Workloads", "Production app");
-    await requireSchedulableNodes({ kube, skip }, 3);
-    const app = await startApp(ns);
-    const url = `http://${app.clusterIP}/`;
-    await step(`arrange: GET ${url} (ClusterIP) answers "${V1.answer}"`, () =>
-      waitFor(`GET ${url} answers "${V1.answer}"`, answers(ns, app.client, url, V1.answer), T.serviceReachable),
-    );
+  test(
+    "should keep answering v1 when only the ConfigMap changes, and answer v2 after rollout restart with no failed request",
+    async ({ ns, kube, skip }) => {
+      await capability("Workloads", "Production app");
+      await requireSchedulableNodes({ kube, skip }, 3);
+      const app = await startApp(ns);
+      const url = `http://${app.clusterIP}/`;
+      await step(`arrange: GET ${url} (ClusterIP) answers "${V1.answer}"`, () =>
+        waitFor(`GET ${url} answers "${V1.answer}"`, answers(ns, app.client, url, V1.answer), T.serviceReachable),
+      );
 
-    await step(`act: apply the ConfigMap with "${V2.answer}" (nothing else changes)`, () =>
-      apply(ns, "production-app/app/10-config.yaml", V2),
-    );
+      await step(`act: apply the ConfigMap with "${V2.answer}" (nothing else changes)`, () =>
+        apply(ns, "production-app/app/10-config.yaml", V2),
+      );
 
-    const seen = new Timeline<HttpResult>(`GET ${url} while the new ConfigMap reaches the pods`);
-    await step(`assert: the answer stays "${V1.answer}" until app.env in every pod shows the new version`, async () => {
-      const started = performance.now();
-      await sampleWhile(
-        seen,
-        () => httpGet(ns, app.client, url),
-        POLL.normal,
-        waitFor(
-          `/etc/app/app.env (a plain ConfigMap volume) shows APP_VERSION=${V2.version} in every pod: the kubelet delivered the change`,
-          everyPodShows(ns, "/etc/app/app.env", `APP_VERSION=${V2.version}`),
-          VOLUME_UPDATE,
-          { interval: POLL.slow, signal: ns.signal },
+      const seen = new Timeline<HttpResult>(`GET ${url} while the new ConfigMap reaches the pods`);
+      await step(
+        `assert: the answer stays "${V1.answer}" until app.env in every pod shows the new version`,
+        async () => {
+          const started = performance.now();
+          await sampleWhile(
+            seen,
+            () => httpGet(ns, app.client, url),
+            POLL.normal,
+            waitFor(
+              `/etc/app/app.env (a plain ConfigMap volume) shows APP_VERSION=${V2.version} in every pod: the kubelet delivered the change`,
+              everyPodShows(ns, "/etc/app/app.env", `APP_VERSION=${V2.version}`),
+              VOLUME_UPDATE,
+              { interval: POLL.slow, signal: ns.signal },
+            ),
+          );
+          const took = formatDuration(performance.now() - started);
+          await attach(`answers until the change reached every pod (${took})`, seen.render(showHttp));
+          assertBound(seen, {
+            description: `GET ${url} answers "${V1.answer}"`,
+            holds: (r) => r.status === 200 && r.body.trim() === V1.answer,
+            show: showHttp,
+          });
+        },
+      );
+      await step(`assert: the answer stays "${V1.answer}" for ${formatDuration(T.holdWindow)} more`, () =>
+        holdsFor(
+          `GET ${url} answers "${V1.answer}" although app.env in every pod shows ${V2.version}`,
+          answers(ns, app.client, url, V1.answer),
+          T.holdWindow,
+          { interval: POLL.normal, signal: ns.signal },
         ),
       );
-      const took = formatDuration(performance.now() - started);
-      await attach(`answers until the change reached every pod (${took})`, seen.render(showHttp));
-      assertBound(seen, {
-        description: `GET ${url} answers "${V1.answer}"`,
-        holds: (r) => r.status === 200 && r.body.trim() === V1.answer,
-        show: showHttp,
+      await step("assert: nginx.conf, mounted by subPath, still holds the v1 answer in every pod", async () => {
+        const check = everyPodShows(ns, "/etc/nginx/nginx.conf", V1.answer);
+        const files = await check.observe();
+        expect(check.ok(files), check.show?.(files)).toBe(true);
       });
-    });
-    await step(`assert: the answer stays "${V1.answer}" for ${formatDuration(T.holdWindow)} more`, () =>
-      holdsFor(
-        `GET ${url} answers "${V1.answer}" although app.env in every pod shows ${V2.version}`,
-        answers(ns, app.client, url, V1.answer),
-        T.holdWindow,
-        { interval: POLL.normal, signal: ns.signal },
-      ),
-    );
-    await step("assert: nginx.conf, mounted by subPath, still holds the v1 answer in every pod", async () => {
-      const check = everyPodShows(ns, "/etc/nginx/nginx.conf", V1.answer);
-      const files = await check.observe();
-      expect(check.ok(files), check.show?.(files)).toBe(true);
-    });
 
-    const probers = await step(
-      "act: start continuous requests to the ClusterIP (in-cluster) and the NodePort",
-      async () => {
-        const started = [
-          await startPodProber(ns, url, { name: "clusterip" }),
-          await startNodePortProber(ns, `${APP}-nodeport`, { name: "nodeport" }),
-        ];
-        for (const prober of started) ns.defer(`stop prober ${prober.source}`, async () => void (await prober.stop()));
-        return started;
-      },
-    );
-    const watched = await watchRollout(ns, APP, `app=${APP}`);
-    const restart = { label: "rollout restart", from: Date.now(), to: 0 };
-    await step("act: rollout restart, wait until only the new ReplicaSet's 3 pods are left", async () => {
-      await restartRollout(ns, APP);
-      await waitFor(`deployment ${ns.name}/${APP} rolled out`, rolloutSettled(ns, APP, `app=${APP}`, 3), T.rollout, {
-        signal: ns.signal,
+      const release = await step("arrange: the test bed's traffic slot (one probed scenario at a time)", () =>
+        takeTrafficSlot(ns, "production-app rollout restart"),
+      );
+      const probers = await step(
+        "act: start continuous requests to the ClusterIP (in-cluster) and the NodePort",
+        async () => {
+          const started = [
+            await startPodProber(ns, url, { name: "clusterip" }),
+            await startNodePortProber(ns, `${APP}-nodeport`, { name: "nodeport" }),
+          ];
+          for (const prober of started)
+            ns.defer(`stop prober ${prober.source}`, async () => void (await prober.stop()));
+          return started;
+        },
+      );
+      const watched = await watchRollout(ns, APP, `app=${APP}`);
+      const restart = { label: "rollout restart", from: Date.now(), to: 0 };
+      await step("act: rollout restart, wait until only the new ReplicaSet's 3 pods are left", async () => {
+        await restartRollout(ns, APP);
+        await waitFor(`deployment ${ns.name}/${APP} rolled out`, rolloutSettled(ns, APP, `app=${APP}`, 3), T.rollout, {
+          signal: ns.signal,
+        });
       });
-    });
-    restart.to = Date.now();
-    const records = (await Promise.all(probers.map((p) => p.stop()))).flat();
-    await watched.stop();
+      restart.to = Date.now();
+      const records = (await Promise.all(probers.map((p) => p.stop()))).flat();
+      await watched.stop();
+      release();
 
-    await step("assert: no request failed, and answers switched from the v1 pods to the new ones", async () => {
-      // Versions come from the pods the watch saw (their pod-template-hash label): an answer from any
-      // other pod is a failure, never counted as v2.
-      const sets = watched.replicaSets().map((rs) => rs.metadata?.name ?? "?");
-      expect(sets, "ReplicaSets of the rollout restart: the v1 one, then exactly one new one").toHaveLength(2);
-      const [v1Set, v2Set] = sets;
-      const versions = new Map([
-        [v1Set, V1.version],
-        [v2Set, V2.version],
-      ]);
-      const versionOf = (pod: string): string | undefined => versions.get(watched.versionOf(pod));
-      const summaries = summarize(records).map(showSummary);
-      const segments = versionSegments(records, versionOf).map((s) => `${s.source}: ${s.version} ×${s.answers}`);
-      await attach("requests during rollout restart", [...summaries, "", ...segments].join("\n"));
-      assertCoverage(records, [restart], probers, T.proberGap);
-      assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio });
-      assertVersionSwitch(records, versionOf, { from: V1.version, to: V2.version });
-    });
-    await step(`assert: GET ${url} (ClusterIP) answers "${V2.answer}"`, async () => {
-      const answer = await httpGet(ns, app.client, url);
-      expect(answer.body.trim(), `body of GET ${url} after the restart`).toBe(V2.answer);
-    });
-  });
+      await step("assert: no request failed, and answers switched from the v1 pods to the new ones", async () => {
+        // Versions come from the pods the watch saw (their pod-template-hash label): an answer from any
+        // other pod is a failure, never counted as v2.
+        const sets = watched.replicaSets().map((rs) => rs.metadata?.name ?? "?");
+        expect(sets, "ReplicaSets of the rollout restart: the v1 one, then exactly one new one").toHaveLength(2);
+        const [v1Set, v2Set] = sets;
+        const versions = new Map([
+          [v1Set, V1.version],
+          [v2Set, V2.version],
+        ]);
+        const versionOf = (pod: string): string | undefined => versions.get(watched.versionOf(pod));
+        const summaries = summarize(records).map(showSummary);
+        const segments = versionSegments(records, versionOf).map((s) => `${s.source}: ${s.version} ×${s.answers}`);
+        await attach("requests during rollout restart", [...summaries, "", ...segments].join("\n"));
+        assertCoverage(records, [restart], probers, T.proberGap);
+        assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio });
+        assertVersionSwitch(records, versionOf, { from: V1.version, to: V2.version });
+      });
+      await step(`assert: GET ${url} (ClusterIP) answers "${V2.answer}"`, async () => {
+        const answer = await httpGet(ns, app.client, url);
+        expect(answer.body.trim(), `body of GET ${url} after the restart`).toBe(V2.answer);
+      });
+    },
+    T.test + T.trafficSlot,
+  ); // may first wait for the test bed's traffic slot
 });

@@ -26,7 +26,10 @@
  *   Outages are injected until every prober has watched one (at most 8; the log says how many it took, and
  *   each prober's largest pause around each); every outage a prober watched MUST be right, and a prober
  *   that watched none after the eighth fails as CoverageError naming its pauses.
- * The three scenarios run one after another (six probers at 200 requests/s at once starve a 2-core node).
+ * The three scenarios run one after another (six probers at 200 requests/s at once starve a 2-core node),
+ *   and on the local test bed they take turns with production-app's restart through the run's traffic
+ *   slot (helpers/traffic/traffic-slot.ts): another file's probers and rollout on the same 2 cores paused
+ *   the in-cluster prober for 1.2-1.8 s.
  * Serial or disruptive: no; everything lives in the test's namespace (NodePorts are assigned by the cluster).
  * Failure policy: strict (no failed request). Requests from this host go only to node addresses inside the
  *   test bed's published nodeNetwork; elsewhere the NodePort is probed from the prober pod (see helpers/traffic/prober.ts).
@@ -77,6 +80,7 @@ import {
   summarize,
 } from "../../helpers/traffic/prober.ts";
 import { attachRolloutPicture } from "../../helpers/traffic/rollout-picture.ts";
+import { takeTrafficSlot } from "../../helpers/traffic/traffic-slot.ts";
 
 podSecurity("baseline"); // root images (nginx, busybox), no host access
 
@@ -89,15 +93,22 @@ const MAX_OUTAGES = 8;
 /** A prober that paused longer than this around an outage (its edges ± WATCH_MARGIN_MS) did not watch it. */
 const MAX_BLIND_MS = 50;
 const WATCH_MARGIN_MS = 100;
+/** These tests may first wait for the test bed's traffic slot. */
+const TRAFFIC_TEST_TIMEOUT = T.test + T.trafficSlot;
 const SABOTAGE = parseBoolean("KOC_ROLLOUTS_SABOTAGE", process.env.KOC_ROLLOUTS_SABOTAGE);
 
 interface Traffic {
   watched: WatchedRollout;
   probers: Prober[];
+  /** Gives back the test bed's traffic slot (helpers/traffic/traffic-slot.ts). */
+  release: () => void;
 }
 
-/** The workload available, the rollout watched and both probers sending requests. */
+/** The traffic slot taken, the workload available, the rollout watched and both probers sending requests. */
 async function arrange(ns: TestNamespace, strategy: string): Promise<Traffic> {
+  const release = await step("arrange: the test bed's traffic slot (one probed scenario at a time)", () =>
+    takeTrafficSlot(ns, `zero-downtime, ${strategy}`),
+  );
   return step("arrange: 3 nginx replicas behind a ClusterIP and a NodePort Service, probers running", async () => {
     await apply(ns, "rollouts/zero-downtime", { strategy });
     await waitFor(`deployment ${ns.name}/web rolled out`, rolloutSettled(ns, "web", SELECTOR, 3), T.rollout);
@@ -106,7 +117,7 @@ async function arrange(ns: TestNamespace, strategy: string): Promise<Traffic> {
       await startPodProber(ns, `http://web.${ns.name}.svc/`, { name: "service" }),
       await startNodePortProber(ns, "web-nodeport"),
     ];
-    return { watched, probers };
+    return { watched, probers, release };
   });
 }
 
@@ -115,6 +126,7 @@ async function finish(title: string, traffic: Traffic, marks: { label: string; a
   const end = Date.now();
   const records = (await Promise.all(traffic.probers.map((p) => p.stop()))).flat();
   const timeline = await traffic.watched.stop();
+  traffic.release();
   for (const summary of summarize(records)) log(showSummary(summary));
   recordProberFigures(title, records, windowsOf(marks, end));
   await attachRolloutPicture(
@@ -137,134 +149,140 @@ function windowsOf(marks: readonly { label: string; at: number }[], end: number)
 }
 
 describe("Rolling update under continuous requests", () => {
-  test("should answer every request while rolling out by set image, rollout restart and rollout undo", async ({
-    ns,
-  }) => {
-    await capability("Workloads", "Zero-downtime rolling update");
-    const traffic = await arrange(ns, ROLLING);
-    const actions = [
-      { label: "set image", run: () => setImage(ns, "web", "nginx", ns.images.nginxNext) },
-      { label: "rollout restart", run: () => restartRollout(ns, "web") },
-      { label: "rollout undo", run: () => undoRollout(ns, "web") },
-    ];
-    const marks: { label: string; at: number }[] = [];
-    if (SABOTAGE) await step("sabotage: a 300 ms outage of every pod", () => injectOutage(ns, SELECTOR, OUTAGE_MS));
-    for (const action of actions) {
-      await step(`act: ${action.label}, until every old pod is gone`, async () => {
-        marks.push({ label: action.label, at: Date.now() });
-        await action.run();
-        await waitFor(
-          `deployment ${ns.name}/web rolled out after ${action.label}`,
-          rolloutSettled(ns, "web", SELECTOR, 3),
-          T.rollout,
-        );
-      });
-    }
-    const end = Date.now();
-    const records = await finish("set image, restart, undo under requests", traffic, marks);
-
-    await step(`assert: every prober sent requests throughout each rollout, no pause over ${T.proberGap} ms`, () =>
-      assertCoverage(records, windowsOf(marks, end), traffic.probers, T.proberGap),
-    );
-    await step("assert: no request failed (or no more than KOC_MAX_FAILED_REQUEST_RATIO)", () =>
-      assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio }),
-    );
-    await step("assert: in each rollout the answers switched from the old ReplicaSet to the new one", () => {
-      const [first, second, third, fourth] = traffic.watched.replicaSets().map((rs) => rs.metadata?.name ?? "?");
-      expect(fourth, "undo rolls back to the set-image ReplicaSet, it creates no 4th one").toBeUndefined();
-      const windows = [
-        { from: first, to: second },
-        { from: second, to: third },
-        { from: third, to: second },
+  test(
+    "should answer every request while rolling out by set image, rollout restart and rollout undo",
+    async ({ ns }) => {
+      await capability("Workloads", "Zero-downtime rolling update");
+      const traffic = await arrange(ns, ROLLING);
+      const actions = [
+        { label: "set image", run: () => setImage(ns, "web", "nginx", ns.images.nginxNext) },
+        { label: "rollout restart", run: () => restartRollout(ns, "web") },
+        { label: "rollout undo", run: () => undoRollout(ns, "web") },
       ];
-      windows.forEach((expected, i) => {
-        const start = marks[i]?.at ?? 0;
-        const stop = marks[i + 1]?.at ?? end;
-        const inWindow = records.filter((r) => r.at >= start && r.at < stop);
-        assertVersionSwitch(inWindow, traffic.watched.versionOf, {
-          from: expected.from ?? "?",
-          to: expected.to ?? "?",
+      const marks: { label: string; at: number }[] = [];
+      if (SABOTAGE) await step("sabotage: a 300 ms outage of every pod", () => injectOutage(ns, SELECTOR, OUTAGE_MS));
+      for (const action of actions) {
+        await step(`act: ${action.label}, until every old pod is gone`, async () => {
+          marks.push({ label: action.label, at: Date.now() });
+          await action.run();
+          await waitFor(
+            `deployment ${ns.name}/web rolled out after ${action.label}`,
+            rolloutSettled(ns, "web", SELECTOR, 3),
+            T.rollout,
+          );
+        });
+      }
+      const end = Date.now();
+      const records = await finish("set image, restart, undo under requests", traffic, marks);
+
+      await step(`assert: every prober sent requests throughout each rollout, no pause over ${T.proberGap} ms`, () =>
+        assertCoverage(records, windowsOf(marks, end), traffic.probers, T.proberGap),
+      );
+      await step("assert: no request failed (or no more than KOC_MAX_FAILED_REQUEST_RATIO)", () =>
+        assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio }),
+      );
+      await step("assert: in each rollout the answers switched from the old ReplicaSet to the new one", () => {
+        const [first, second, third, fourth] = traffic.watched.replicaSets().map((rs) => rs.metadata?.name ?? "?");
+        expect(fourth, "undo rolls back to the set-image ReplicaSet, it creates no 4th one").toBeUndefined();
+        const windows = [
+          { from: first, to: second },
+          { from: second, to: third },
+          { from: third, to: second },
+        ];
+        windows.forEach((expected, i) => {
+          const start = marks[i]?.at ?? 0;
+          const stop = marks[i + 1]?.at ?? end;
+          const inWindow = records.filter((r) => r.at >= start && r.at < stop);
+          assertVersionSwitch(inWindow, traffic.watched.versionOf, {
+            from: expected.from ?? "?",
+            to: expected.to ?? "?",
+          });
         });
       });
-    });
-  });
+    },
+    TRAFFIC_TEST_TIMEOUT,
+  );
 
-  test("should interrupt requests when the strategy is Recreate, and the prober should report the outage", async ({
-    ns,
-  }) => {
-    await capability("Workloads", "Zero-downtime rolling update");
-    const traffic = await arrange(ns, RECREATE);
-    const marks = [{ label: "set image (Recreate)", at: Date.now() }];
-    await step("act: set image with strategy Recreate, until every new pod is Ready", async () => {
-      await setImage(ns, "web", "nginx", ns.images.nginxNext);
-      await waitFor(`deployment ${ns.name}/web recreated`, rolloutSettled(ns, "web", SELECTOR, 3), T.rollout);
-    });
-    const end = Date.now();
-    const records = await finish("Recreate under requests", traffic, marks);
+  test(
+    "should interrupt requests when the strategy is Recreate, and the prober should report the outage",
+    async ({ ns }) => {
+      await capability("Workloads", "Zero-downtime rolling update");
+      const traffic = await arrange(ns, RECREATE);
+      const marks = [{ label: "set image (Recreate)", at: Date.now() }];
+      await step("act: set image with strategy Recreate, until every new pod is Ready", async () => {
+        await setImage(ns, "web", "nginx", ns.images.nginxNext);
+        await waitFor(`deployment ${ns.name}/web recreated`, rolloutSettled(ns, "web", SELECTOR, 3), T.rollout);
+      });
+      const end = Date.now();
+      const records = await finish("Recreate under requests", traffic, marks);
 
-    await step("assert: every prober sent requests throughout the rollout (a silent prober sees no outage)", () =>
-      assertCoverage(records, windowsOf(marks, end), traffic.probers, T.proberGap),
-    );
-    await step("assert: every prober saw an outage, and assertNoFailedRequests reports it", () => {
-      for (const { source } of traffic.probers) {
-        const gaps = outages(records).filter((o) => o.source === source);
-        expect(gaps.length, `outages seen by prober ${source}`).toBeGreaterThan(0);
-        log(`${source}: longest outage ${formatDuration(Math.max(...gaps.map((o) => o.to - o.from)))}`);
-      }
-      expect(() => assertNoFailedRequests(records)).toThrowError(FailedRequestsError);
-    });
-  });
-
-  test(`should report a ${OUTAGE_MS} ms outage with its start, end and failed requests from every prober`, async ({
-    ns,
-  }) => {
-    await capability("Workloads", "Zero-downtime rolling update");
-    const traffic = await arrange(ns, ROLLING);
-    const { injected, watched, pauses, tries } = await injectUntilEveryProberWatched(ns, traffic.probers);
-    await step("act: requests continue for a second while every pod serves again", () =>
-      holdsFor(
-        `no web pod drops requests (no ${OUTAGE_DIR}) after the injected outages`,
-        {
-          observe: async () => {
-            const pods = await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: SELECTOR });
-            const names = pods.items.map((p) => p.metadata?.name ?? "");
-            const left = await Promise.all(names.map((n) => exec(ns, n, ["ls", "-a", "/tmp"])));
-            return left.map(
-              (r, i) =>
-                `${names[i]}: ${r.exitCode === 0 ? r.stdout.trim().split("\n").join(" ") : `ls failed: ${r.stderr}`}`,
-            );
-          },
-          ok: (lines) => lines.every((l) => !l.includes("koc-outage") && !l.includes("ls failed")),
-          show: (lines) => lines.join("; "),
-        },
-        1000,
-        { signal: ns.signal },
-      ),
-    );
-    const marks = injected.map((o, i) => ({ label: `${o.label} ${i + 1}`, at: o.from }));
-    const records = await finish(`${OUTAGE_MS} ms outages under requests`, traffic, marks);
-    const arounds = injected.map((o) => ({ label: `around ${o.label}`, from: o.from - 1000, to: o.to + 1000 }));
-
-    await step("assert: every prober sent requests throughout", () =>
-      assertCoverage(records, arounds, traffic.probers, T.proberGap),
-    );
-    await step(
-      `assert: each prober reports each outage it watched as one of about ${OUTAGE_MS} ms, and watched at least one`,
-      () => {
-        for (const prober of traffic.probers) {
-          const mine = watched.get(prober.source) ?? [];
-          if (mine.length === 0)
-            throw new CoverageError(
-              `prober ${prober.source} paused for more than ${MAX_BLIND_MS} ms around every one of the ` +
-                `${injected.length} injected outages (${tries} tried, at most ${MAX_OUTAGES}): it watched none, so it ` +
-                `proves nothing: ${(pauses.get(prober.source) ?? []).join("; ")}`,
-            );
-          for (const outage of mine) assertOutageSeen(records, prober, outage);
+      await step("assert: every prober sent requests throughout the rollout (a silent prober sees no outage)", () =>
+        assertCoverage(records, windowsOf(marks, end), traffic.probers, T.proberGap),
+      );
+      await step("assert: every prober saw an outage, and assertNoFailedRequests reports it", () => {
+        for (const { source } of traffic.probers) {
+          const gaps = outages(records).filter((o) => o.source === source);
+          expect(gaps.length, `outages seen by prober ${source}`).toBeGreaterThan(0);
+          log(`${source}: longest outage ${formatDuration(Math.max(...gaps.map((o) => o.to - o.from)))}`);
         }
         expect(() => assertNoFailedRequests(records)).toThrowError(FailedRequestsError);
-      },
-    );
-  });
+      });
+    },
+    TRAFFIC_TEST_TIMEOUT,
+  );
+
+  test(
+    `should report a ${OUTAGE_MS} ms outage with its start, end and failed requests from every prober`,
+    async ({ ns }) => {
+      await capability("Workloads", "Zero-downtime rolling update");
+      const traffic = await arrange(ns, ROLLING);
+      const { injected, watched, pauses, tries } = await injectUntilEveryProberWatched(ns, traffic.probers);
+      await step("act: requests continue for a second while every pod serves again", () =>
+        holdsFor(
+          `no web pod drops requests (no ${OUTAGE_DIR}) after the injected outages`,
+          {
+            observe: async () => {
+              const pods = await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: SELECTOR });
+              const names = pods.items.map((p) => p.metadata?.name ?? "");
+              const left = await Promise.all(names.map((n) => exec(ns, n, ["ls", "-a", "/tmp"])));
+              return left.map(
+                (r, i) =>
+                  `${names[i]}: ${r.exitCode === 0 ? r.stdout.trim().split("\n").join(" ") : `ls failed: ${r.stderr}`}`,
+              );
+            },
+            ok: (lines) => lines.every((l) => !l.includes("koc-outage") && !l.includes("ls failed")),
+            show: (lines) => lines.join("; "),
+          },
+          1000,
+          { signal: ns.signal },
+        ),
+      );
+      const marks = injected.map((o, i) => ({ label: `${o.label} ${i + 1}`, at: o.from }));
+      const records = await finish(`${OUTAGE_MS} ms outages under requests`, traffic, marks);
+      const arounds = injected.map((o) => ({ label: `around ${o.label}`, from: o.from - 1000, to: o.to + 1000 }));
+
+      await step("assert: every prober sent requests throughout", () =>
+        assertCoverage(records, arounds, traffic.probers, T.proberGap),
+      );
+      await step(
+        `assert: each prober reports each outage it watched as one of about ${OUTAGE_MS} ms, and watched at least one`,
+        () => {
+          for (const prober of traffic.probers) {
+            const mine = watched.get(prober.source) ?? [];
+            if (mine.length === 0)
+              throw new CoverageError(
+                `prober ${prober.source} paused for more than ${MAX_BLIND_MS} ms around every one of the ` +
+                  `${injected.length} injected outages (${tries} tried, at most ${MAX_OUTAGES}): it watched none, so it ` +
+                  `proves nothing: ${(pauses.get(prober.source) ?? []).join("; ")}`,
+              );
+            for (const outage of mine) assertOutageSeen(records, prober, outage);
+          }
+          expect(() => assertNoFailedRequests(records)).toThrowError(FailedRequestsError);
+        },
+      );
+    },
+    TRAFFIC_TEST_TIMEOUT,
+  );
 });
 
 /** What the outage proof injected, and which outages each prober watched (not paused around them). */
