@@ -11,8 +11,11 @@
  */
 import { kubectl, log } from "../common.ts";
 
-/** kube-proxy's requests: what it needs to program a rule change within a second on a busy node. */
-export const KUBE_PROXY_REQUESTS = { cpu: "100m", memory: "50Mi" } as const;
+/**
+ * kube-proxy's resources: a CPU request, so its cgroup weighs as much as a pod's that asks for 100m, and
+ * nothing else (a memory request would take room the eviction scenario plans with on its node).
+ */
+export const KUBE_PROXY_RESOURCES = { requests: { cpu: "100m" } } as const;
 
 export async function ensureKubeProxyRequests(): Promise<void> {
   const now = await kubectl(
@@ -22,17 +25,11 @@ export async function ensureKubeProxyRequests(): Promise<void> {
     "ds",
     "kube-proxy",
     "-o",
-    "jsonpath={.spec.template.spec.containers[0].resources.requests.cpu}",
+    "jsonpath={.spec.template.spec.containers[0].resources}",
   );
-  if (now === KUBE_PROXY_REQUESTS.cpu) return;
-  const patch = {
-    spec: {
-      template: { spec: { containers: [{ name: "kube-proxy", resources: { requests: KUBE_PROXY_REQUESTS } }] } },
-    },
-  };
-  await kubectl("-n", "kube-system", "patch", "ds", "kube-proxy", "--type=strategic", "-p", JSON.stringify(patch));
+  if (now.trim() === JSON.stringify(KUBE_PROXY_RESOURCES)) return;
+  const patch = [{ op: "add", path: "/spec/template/spec/containers/0/resources", value: KUBE_PROXY_RESOURCES }];
+  await kubectl("-n", "kube-system", "patch", "ds", "kube-proxy", "--type=json", "-p", JSON.stringify(patch));
   await kubectl("-n", "kube-system", "rollout", "status", "ds/kube-proxy", "--timeout=180s");
-  log(
-    `kube-proxy requests cpu ${KUBE_PROXY_REQUESTS.cpu}, memory ${KUBE_PROXY_REQUESTS.memory} (Burstable, not BestEffort)`,
-  );
+  log(`kube-proxy requests cpu ${KUBE_PROXY_RESOURCES.requests.cpu} (Burstable, not BestEffort)`);
 }
