@@ -33,9 +33,9 @@
  * Serial or disruptive: no; everything lives in the test's namespace (NodePorts are assigned by the cluster).
  * Failure policy: strict (no failed request). Requests from this host go only to node addresses inside the
  *   test bed's published nodeNetwork; elsewhere the NodePort is probed from the prober pod (see helpers/traffic/prober.ts).
- * On purpose: KOC_ROLLOUTS_SABOTAGE=1 injects the same 300 ms outage before the first rollout of the
- *   zero-downtime scenario: it fails with FailedRequestsError naming each prober's outage (start, end,
- *   failed requests). Removing the preStop delay and readiness probe fails it too (failed requests, each
+ * On purpose: KOC_ROLLOUTS_SABOTAGE=1 injects the same 300 ms outage into the pods inside the first judged
+ *   window (`set image`, before its rollout starts) of the zero-downtime scenario: it fails with
+ *   FailedRequestsError naming each prober's outage (start, end, failed requests). Removing the preStop delay and readiness probe fails it too (failed requests, each
  *   outage reported). Stopping a prober early (e.g. `KOC_PROBER_RATE=1`) fails coverage with the numbers;
  *   the Recreate twin fails with CoverageError "recorded nothing" when a prober is silent, and with an
  *   assertion on "outages seen" when it sees none. KOC_PROBER_RATE=10 (a request every 100 ms) fails the
@@ -160,10 +160,14 @@ describe("Rolling update under continuous requests", () => {
         { label: "rollout undo", run: () => undoRollout(ns, "web") },
       ];
       const marks: { label: string; at: number }[] = [];
-      if (SABOTAGE) await step("sabotage: a 300 ms outage of every pod", () => injectOutage(ns, SELECTOR, OUTAGE_MS));
       for (const action of actions) {
         await step(`act: ${action.label}, until every old pod is gone`, async () => {
           marks.push({ label: action.label, at: Date.now() });
+          // inside the first judged window (it starts at the mark), before its rollout changes the pods
+          if (SABOTAGE && marks.length === 1)
+            await step("sabotage: a 300 ms outage of every pod, inside the set-image window", () =>
+              injectOutage(ns, SELECTOR, OUTAGE_MS),
+            );
           await action.run();
           await waitFor(
             `deployment ${ns.name}/web rolled out after ${action.label}`,
