@@ -3,8 +3,10 @@
  * before it does anything else, so a bad or misspelt variable is one line and exit 2, never a stack
  * trace halfway through a run and never silently ignored.
  *
- * A new variable goes into VARIABLES (and README's configuration table). `KOC_<SUITE>_SABOTAGE` switches
- * and `KOC_IMAGE_<KEY>` overrides are recognised by their shape.
+ * A new variable goes into VARIABLES (and README's configuration table), a suite's sabotage switch into
+ * SABOTAGE_SWITCHES (bin/environment.test.ts checks that list against the suite folders, the switches the code
+ * reads and README's table). Only `KOC_IMAGE_<KEY>` overrides are recognised by their shape; their keys are
+ * checked against the image table.
  */
 import {
   ConfigError,
@@ -42,6 +44,19 @@ function oneOf(values: readonly string[]): Check {
   };
 }
 
+/**
+ * The suites' sabotage switches (`KOC_<SUITE>_SABOTAGE=1`, CONTRIBUTING.md): only suites whose scenarios read
+ * one have one. Any other name, e.g. `KOC_ROLLOUT_SABOTAGE` or a switch for a suite that has none, would be
+ * read by nothing, so it is refused like every other misspelt variable.
+ */
+export const SABOTAGE_SWITCHES = [
+  "KOC_PROBES_SABOTAGE",
+  "KOC_RESOURCES_SABOTAGE",
+  "KOC_ROLLOUTS_SABOTAGE",
+  "KOC_SMOKE_SABOTAGE",
+  "KOC_STORAGE_SABOTAGE",
+] as const;
+
 /** The variables by name, with their checks. */
 export const VARIABLES: Readonly<Record<string, Check>> = {
   KOC_CONTEXT: anyText,
@@ -71,18 +86,29 @@ export const VARIABLES: Readonly<Record<string, Check>> = {
   KOC_TESTBED_IMAGES: oneOf(["local", "stock"]),
   KOC_CACHE_DIR: anyText,
   KOC_KUBECTL: anyText,
+  ...Object.fromEntries(SABOTAGE_SWITCHES.map((name) => [name, flag])),
+  // The test bed's own sabotage switch, read by `cluster:verify` as "1" only (testbed/README.md).
+  KOC_CEPHFS_SABOTAGE: oneOf(["0", "1"]),
 };
 
-const SABOTAGE = /^KOC_[A-Z0-9_]+_SABOTAGE$/;
 const IMAGE_OVERRIDE = /^KOC_IMAGE_[A-Z0-9_]+$/;
 
 /** The check for a variable name, or undefined for a KOC_* name nothing reads. */
 function checkFor(name: string): Check | undefined {
   if (Object.hasOwn(VARIABLES, name)) return VARIABLES[name];
-  if (SABOTAGE.test(name)) return flag;
   // Known key and pinned reference: checked with the whole image table, below.
   if (IMAGE_OVERRIDE.test(name)) return anyText;
   return undefined;
+}
+
+/** The line for a KOC_* name nothing reads: what looks like a sabotage switch is shown the switches there are. */
+function unknownVariable(name: string): string {
+  if (/SABOT/.test(name)) {
+    const switches = Object.keys(VARIABLES).filter((known) => known.endsWith("_SABOTAGE"));
+    return `${name} is not a sabotage switch of k8s-ops-conformance (misspelt, or a suite without one?); switches: ${switches.join(", ")}`;
+  }
+  const known = [...Object.keys(VARIABLES), "KOC_IMAGE_<KEY>"].join(", ");
+  return `${name} is not a variable of k8s-ops-conformance (misspelt?); known: ${known}`;
 }
 
 /**
@@ -97,10 +123,7 @@ export function checkEnvironment(env: NodeJS.ProcessEnv): void {
     if (raw === undefined || raw.trim() === "") continue; // empty means unset, as for every reader of these
 
     const check = checkFor(name);
-    if (check === undefined) {
-      const known = [...Object.keys(VARIABLES), "KOC_<SUITE>_SABOTAGE", "KOC_IMAGE_<KEY>"].join(", ");
-      throw new ConfigError(`${name} is not a variable of k8s-ops-conformance (misspelt?); known: ${known}`);
-    }
+    if (check === undefined) throw new ConfigError(unknownVariable(name));
     check(raw, name);
   }
   const registry = env.KOC_IMAGE_REGISTRY?.trim() || undefined;

@@ -66,7 +66,8 @@ export function findKubectl(env: NodeJS.ProcessEnv = process.env, home: string =
   return versions.map((d) => join(cache, d, "bin", "kubectl")).find((p) => existsSync(p));
 }
 
-const DESCRIBED_KINDS = [
+/** What our own describe lists when kubectl is missing. */
+export const DESCRIBED_KINDS = [
   ["v1", "Pod"],
   ["apps/v1", "Deployment"],
   ["apps/v1", "ReplicaSet"],
@@ -98,6 +99,10 @@ async function describeWithoutKubectl(kube: Kube, namespace: string): Promise<st
   return sections.join("---\n");
 }
 
+/** What `kubectl describe` is asked for. */
+export const KUBECTL_DESCRIBED_KINDS =
+  "pods,deployments,replicasets,statefulsets,daemonsets,jobs,services,endpointslices,pvc";
+
 async function describe(kube: Kube, namespace: string): Promise<Artifact> {
   const kubectl = findKubectl();
   if (kubectl === undefined) {
@@ -105,8 +110,7 @@ async function describe(kube: Kube, namespace: string): Promise<Artifact> {
   }
   const cfg = config();
   const target = [...(cfg.kubeconfig ? ["--kubeconfig", cfg.kubeconfig] : []), "--context", kube.context];
-  const kinds = "pods,deployments,replicasets,statefulsets,daemonsets,jobs,services,endpointslices,pvc";
-  const result = await execa(kubectl, [...target, "describe", "-n", namespace, kinds], {
+  const result = await execa(kubectl, [...target, "describe", "-n", namespace, KUBECTL_DESCRIBED_KINDS], {
     reject: false,
     timeout: T.diagnostics / 2,
   });

@@ -3,7 +3,8 @@
  * docs/permissions.md and the CLI's preflight (one SelfSubjectAccessReview per verb before any test runs).
  *
  * The harness's needs (namespaces, diagnostics, the test bed's ConfigMaps) are listed here; each suite lists
- * its own in `suites/<suite>/permissions.yaml`:
+ * its own in `suites/<suite>/permissions.yaml` (bin/permission-scan.test.ts checks both against the API calls
+ * the code makes):
  *
  *   - resource: pods/exec            # <plural>[.<group>][/<subresource>]; "deployments.apps", "nodes"
  *     verbs: [create, get]            # get too: exec is an HTTP GET upgraded to a WebSocket
@@ -84,6 +85,12 @@ export const HARNESS: readonly Permission[] = [
     resource,
     verbs: ["get", "list"],
     scenarios: ["harness/diagnostics (describe)"],
+  })),
+  // Our own describe, when kubectl is missing, lists these too (Secret data masked).
+  ...["configmaps", "secrets"].map((resource) => ({
+    resource,
+    verbs: ["list"],
+    scenarios: ["harness/diagnostics (describe without kubectl)"],
   })),
   // The run-end sweep looks for its cluster-scoped objects by label (manifests/template.ts CLUSTER_SCOPED_KINDS).
   ...CLUSTER_SCOPED_RESOURCES.map((resource) => ({

@@ -1,14 +1,23 @@
 /**
- * Every duration the suite waits for, in one table, in milliseconds.
+ * Every duration the suite waits for or judges by, in milliseconds, in two tables.
  *
- * Deadlines are multiplied by the timeout scale (--timeout-scale / KOC_TIMEOUT_SCALE, default 1) so a slow
- * real cluster can be given more time without editing tests; poll intervals are not scaled (polling slower
- * only makes a run slower). vitest's testTimeout and hookTimeout come from this table too (vitest.config.ts),
- * and so does every deadline a helper derives (e.g. exec's T.httpRequest + T.exec).
+ * Deadlines (BASE_TIMEOUTS, read through T) are multiplied by the timeout scale (--timeout-scale /
+ * KOC_TIMEOUT_SCALE, default 1) so a slow real cluster can be given more time without editing tests; so are
+ * the "must not happen" windows, which a longer run only makes stricter. vitest's testTimeout and
+ * hookTimeout come from this table too (vitest.config.ts), and so does every deadline a helper derives (e.g.
+ * exec's T.httpRequest + T.exec). Poll intervals are not scaled (polling slower only makes a run slower).
+ *
+ * Verdict bounds (BOUNDS) are never scaled: they say what the behaviour under test is allowed to do (how
+ * long a prober may pause, how long a rollout may overshoot, how late the kubelet may act), and a slow
+ * cluster must not make a wrong behaviour pass. A slow cluster gets more time to reach a state, not a looser
+ * definition of the right one.
  */
 import { parseTimeoutScale } from "./config.ts";
 
-/** Unscaled deadlines. Upstream k8s defaults are quoted where they differ, so the choice is visible. */
+/**
+ * Deadlines and "must not happen" windows, unscaled. Upstream k8s defaults are quoted where they differ, so the
+ * choice is visible. A number that defines what a check accepts belongs in BOUNDS instead.
+ */
 export const BASE_TIMEOUTS = {
   /** One API request, including transport retries. */
   apiCall: 15_000,
@@ -25,7 +34,7 @@ export const BASE_TIMEOUTS = {
   serviceReachable: 60_000,
   /** One command run in a container with exec. */
   exec: 30_000,
-  /** curl --max-time for one HTTP request from a client pod. */
+  /** curl --max-time for one HTTP request from a client pod (the probers' requests: BOUNDS.proberRequestTimeout). */
   httpRequest: 5_000,
   /**
    * A ConfigMap/Secret update reaches a mounted volume. The kubelet rewrites a pod's volumes when it resyncs
@@ -49,15 +58,6 @@ export const BASE_TIMEOUTS = {
    */
   memoryPressure: 180_000,
   /**
-   * The largest pause allowed between two request starts of one prober in a checked window (prober.ts
-   * assertCoverage): a prober paused longer is blind, and the check fails instead of passing. The probers
-   * keep a 5 ms timetable; on the 2-core test bed, while a rollout starts containers, their pods and this
-   * host stall for up to about a second (measured: 300-500 ms with the rollouts suite alone, up to 1 s in a
-   * full run), so an outage shorter than this may fall into a pause. The injected 300 ms outage is caught
-   * on every run regardless (the zero-downtime file's third scenario); `npm run bench` reports the gaps.
-   */
-  proberGap: 1_000,
-  /**
    * How far ahead an injected outage is scheduled (helpers/traffic/injected-outage.ts): every pod must have
    * its files before it starts. One exec per pod, in parallel; on the busy 2-core test bed an exec takes up
    * to about a second.
@@ -77,13 +77,6 @@ export const BASE_TIMEOUTS = {
    * and EndpointSlices reaching the API server, about 1 s each on a test bed.
    */
   probeVerdictMargin: 5_000,
-  /**
-   * How long the pods counted toward a rollout may stay above replicas + maxSurge (by at most
-   * POD_OVERSHOOT). The Deployment controller keeps the sum of its ReplicaSets' spec.replicas within the
-   * bound, but each ReplicaSet's worker acts on its own: the new one's pod can be created an event before the
-   * old one's excess pod is marked terminating. Observed: one event, well under a second.
-   */
-  podsFollowReplicaSets: 5_000,
   /** An object deleted and gone. */
   delete: 60_000,
   /** Collecting failure diagnostics for one namespace (events, logs, describe). */
@@ -98,6 +91,46 @@ export const BASE_TIMEOUTS = {
   hook: 120_000,
 } as const;
 
+/**
+ * Verdict bounds, never scaled (see the top of this file): each defines what a check accepts, and scaling it
+ * would let a wrong behaviour pass on a run given more time.
+ */
+export const BOUNDS = {
+  /**
+   * The largest pause allowed between two request starts of one prober in a checked window (prober.ts
+   * assertCoverage): a prober paused longer is blind, and the check fails instead of passing. The probers
+   * keep a 5 ms timetable; on the 2-core test bed, while a rollout starts containers, their pods and this
+   * host stall for up to about a second (measured: 300-500 ms with the rollouts suite alone, up to 1 s in a
+   * full run), so an outage shorter than this may fall into a pause. The injected 300 ms outage is caught
+   * on every run regardless (the zero-downtime file's third scenario); `npm run bench` reports the gaps.
+   * Scaled by 20 it would let a prober be blind for 20 s and still vouch for zero downtime.
+   */
+  proberGap: 1_000,
+  /**
+   * One prober request's timeout: a request without an answer by then counts as failed. A healthy Service
+   * answers in milliseconds; 5 s covers a connection retried once after a lost SYN (1 s, then 3 s). Scaled,
+   * a request stalled for over a minute during a rollout would count as served.
+   */
+  proberRequestTimeout: 5_000,
+  /**
+   * How long the pods counted toward a rollout may stay above replicas + maxSurge (by at most
+   * POD_OVERSHOOT). The Deployment controller keeps the sum of its ReplicaSets' spec.replicas within the
+   * bound, but each ReplicaSet's worker acts on its own: the new one's pod can be created an event before the
+   * old one's excess pod is marked terminating. Observed: one event, well under a second. Scaled, a rollout
+   * could run a surplus pod for minutes and pass.
+   */
+  podsFollowReplicaSets: 5_000,
+  /**
+   * What the kubelet and the runtime add to the time a probe's settings imply for a restart or a Ready
+   * (helpers/observe/probe-evidence.ts restartWindow): status reaching the API server (~1 s), stopping the
+   * container (grace 1 s in our manifests), the 1 s resolution of container timestamps, and the kubelet's
+   * probe loop running late on a busy node: during a full parallel run on the 2-core test bed a startup
+   * budget of 10 × 1 s was seen to kill after 18 s (5 s of allowance failed it; every other run stayed within
+   * it). Scaled by 20 it would add 200 s to every restart window.
+   */
+  kubeletAllowance: 10_000,
+} as const;
+
 /** Poll intervals (not scaled). k8s upstream polls every 2 s; that adds seconds to every wait, so we poll faster. */
 export const POLL = {
   /** Pod, endpoint and HTTP state: cheap reads, fast changes. */
@@ -108,7 +141,7 @@ export const POLL = {
   slow: 1_000,
 } as const;
 
-/** How many pods the counted pods of a rollout may exceed replicas + maxSurge by, for T.podsFollowReplicaSets. */
+/** How many pods the counted pods of a rollout may exceed replicas + maxSurge by, for BOUNDS.podsFollowReplicaSets. */
 export const POD_OVERSHOOT = 1;
 
 export type TimeoutName = keyof typeof BASE_TIMEOUTS;

@@ -7,9 +7,9 @@
  *   await waitFor("container app restarted", restartsOf(ns, "liveness", "app", (n) => n >= 1), window.latestS * 1000);
  */
 import type { V1ContainerStatus, V1Pod, V1Probe } from "@kubernetes/client-node";
-import { ConfigError, config, parseBoolean } from "../framework/config.ts";
+import { ConfigError, parseBoolean } from "../framework/config.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
-import { formatDuration, T } from "../framework/timeouts.ts";
+import { BOUNDS, formatDuration, T } from "../framework/timeouts.ts";
 import type { Check } from "../framework/wait.ts";
 import { showPod } from "./conditions.ts";
 import type { EventWanted } from "./events.ts";
@@ -44,14 +44,8 @@ export function probeTiming(pod: V1Pod, container: string, kind: ProbeKind): Pro
   return timingOf(probe);
 }
 
-/**
- * Seconds for the kubelet and the runtime on top of what the probe settings imply: status reaching the
- * API server (~1 s), stopping the container (grace 1 s in our manifests), the 1 s resolution of container
- * timestamps, and the kubelet's probe loop running late on a busy node: during a full parallel run on the
- * 2-core test bed a startup budget of 10 × 1 s was seen to kill after 18 s (5 s of allowance failed it;
- * every other run stayed within it). Multiplied by KOC_TIMEOUT_SCALE for slow clusters.
- */
-export const KUBELET_ALLOWANCE_S = 10;
+/** Seconds for the kubelet and the runtime on top of what the probe settings say: BOUNDS.kubeletAllowance. */
+export const KUBELET_ALLOWANCE_S = BOUNDS.kubeletAllowance / 1000;
 
 export interface RestartWindow {
   /** Earliest kill, in seconds after the reference (the container's start unless told), minus 1 s of timestamp resolution. */
@@ -86,9 +80,9 @@ export function restartWindow(
   };
 }
 
-/** KUBELET_ALLOWANCE_S times the run's KOC_TIMEOUT_SCALE, rounded up. */
+/** KUBELET_ALLOWANCE_S: a verdict bound, the same whatever KOC_TIMEOUT_SCALE is. */
 export function kubeletAllowanceS(): number {
-  return Math.ceil(KUBELET_ALLOWANCE_S * config().timeoutScale);
+  return KUBELET_ALLOWANCE_S;
 }
 
 export interface HoldWindow {

@@ -7,7 +7,7 @@
  *   const outside = await startNodePortProber(ns, "web-nodeport");   // from this host when the guard allows it
  *   ... roll out ...
  *   const records = [...(await inside.stop()), ...(await outside.stop())];
- *   assertCoverage(records, windows, [inside, outside], T.proberGap);  // every prober dense in every window
+ *   assertCoverage(records, windows, [inside, outside], BOUNDS.proberGap);  // every prober dense in every window
  *   assertNoFailedRequests(records);                                   // strict; { maxFailureRatio: 0.01 } on real clusters
  *   assertVersionSwitch(records, versionOf, { from: oldRs, to: newRs });
  *
@@ -29,7 +29,7 @@ import { fileURLToPath } from "node:url";
 import { config } from "../framework/config.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
 import { log } from "../framework/report.ts";
-import { formatDuration, T } from "../framework/timeouts.ts";
+import { BOUNDS, formatDuration, T } from "../framework/timeouts.ts";
 import { waitFor } from "../framework/wait.ts";
 import { apply } from "../manifests/apply.ts";
 import { podReady } from "../observe/conditions.ts";
@@ -402,7 +402,7 @@ export interface ProberOptions {
   name: string;
   /** Requests started per second (default: proberRate()). */
   rate?: number;
-  /** One request's timeout (default T.httpRequest). */
+  /** One request's timeout (default BOUNDS.proberRequestTimeout: a verdict bound, not scaled). */
   timeoutMs?: number;
 }
 
@@ -445,7 +445,7 @@ export async function startPodProber(ns: TestNamespace, url: string, options: Pr
   const source = `${options.name} (in-cluster)`;
   const rate = options.rate ?? proberRate();
   const file = `/tmp/koc-probe-${options.name.replace(/\W/g, "-")}`;
-  const args = [...loopArgs([url], rate, options.timeoutMs ?? T.httpRequest), "--out", `${file}.log`];
+  const args = [...loopArgs([url], rate, options.timeoutMs ?? BOUNDS.proberRequestTimeout), "--out", `${file}.log`];
   args.push("--stop-file", `${file}.stop`);
   // Detached (its records go to a file), so this exec returns at once.
   const started = await exec(ns, pod, [
@@ -489,7 +489,7 @@ export async function startPodProber(ns: TestNamespace, url: string, options: Pr
           ok: (t) => t.startsWith(`${END_MARK}|`),
           show: (t) => `last line: ${t.slice(0, 200) || "(none)"}`,
         },
-        T.httpRequest + T.exec,
+        (options.timeoutMs ?? BOUNDS.proberRequestTimeout) + T.exec, // the last request may take its whole timeout
         { signal: ns.signal },
       );
       const text = (await exec(ns, pod, ["cat", `${file}.log`])).stdout;
@@ -585,7 +585,7 @@ export async function startNodePortProber(
   if (nodePort === undefined) throw new Error(`service ${ns.name}/${service} has no NodePort`);
   const name = options.name ?? "nodeport";
   const rate = options.rate ?? proberRate();
-  const timeoutMs = options.timeoutMs ?? T.httpRequest;
+  const timeoutMs = options.timeoutMs ?? BOUNDS.proberRequestTimeout;
   const access = await hostNodeAccess(ns.kube);
   if (!access.published) {
     const [first] = await nodeAddresses(ns.kube);

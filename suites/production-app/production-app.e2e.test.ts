@@ -37,7 +37,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { config } from "../../helpers/framework/config.ts";
 import { describe, expect, podSecurity, type TestNamespace, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, step } from "../../helpers/framework/report.ts";
-import { formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
+import { BOUNDS, formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { requireSchedulableNodes, skipBecause } from "../../helpers/manifests/prereq.ts";
@@ -278,7 +278,7 @@ describe.concurrent("Production app: configuration changes and rollout restart",
         const summaries = summarize(records).map(showSummary);
         const segments = versionSegments(records, versionOf).map((s) => `${s.source}: ${s.version} ×${s.answers}`);
         await attach("requests during rollout restart", [...summaries, "", ...segments].join("\n"));
-        assertCoverage(records, [restart], probers, T.proberGap);
+        assertCoverage(records, [restart], probers, BOUNDS.proberGap);
         assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio });
         assertVersionSwitch(records, versionOf, { from: V1.version, to: V2.version });
       });

@@ -10,8 +10,8 @@
  *   them) follow their ReplicaSets' spec.replicas a moment later: each ReplicaSet's worker acts on its own,
  *   so the new ReplicaSet's pod can appear one event before the old one's excess pod is marked terminating.
  *   They MUST stay within replicas + maxSurge except for such an overshoot, by at most POD_OVERSHOOT (1) pod
- *   and back within T.podsFollowReplicaSets (5 s, scaled); every tolerated overshoot is reported in the result
- *   (log and attachment), and one beyond the tolerance fails with the events around it. A terminating pod
+ *   and back within BOUNDS.podsFollowReplicaSets (5 s, not scaled); every tolerated overshoot is reported in
+ *   the result (log and attachment), and one beyond the tolerance fails with the events around it. A terminating pod
  *   still exists (kubectl shows it as Terminating) and is recorded and drawn, not bounded.
  *   The rollout MUST complete: 3 pods, all with the new image, the old ReplicaSet scaled to 0 with no pods.
  * Not covered: minReadySeconds, proportional scaling of a paused or stalled rollout, traffic (see
@@ -27,7 +27,7 @@
 import { parseBoolean } from "../../helpers/framework/config.ts";
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { attach, capability, log, step } from "../../helpers/framework/report.ts";
-import { POD_OVERSHOOT, T } from "../../helpers/framework/timeouts.ts";
+import { BOUNDS, POD_OVERSHOOT, T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import {
@@ -94,7 +94,7 @@ describe.concurrent("Rolling update bounds", () => {
         const checked = SABOTAGE
           ? { maxSurge: maxSurge - 1, maxUnavailable: maxUnavailable - 1 }
           : { maxSurge, maxUnavailable };
-        const tolerance = { by: POD_OVERSHOOT, forMs: T.podsFollowReplicaSets };
+        const tolerance = { by: POD_OVERSHOOT, forMs: BOUNDS.podsFollowReplicaSets };
         const tolerated = assertRolloutBounds(timeline, { replicas: REPLICAS, ...checked }, tolerance);
         const peak = extremes(timeline, (s) => s.counted);
         const objects = extremes(timeline, (s) => s.objects);
@@ -110,7 +110,7 @@ describe.concurrent("Rolling update bounds", () => {
           );
           for (const line of lines) log(`tolerated overshoot: ${line}`);
           await attach(
-            `tolerated overshoots (${tolerated.length}, within ${POD_OVERSHOOT} pod for ${T.podsFollowReplicaSets} ms)`,
+            `tolerated overshoots (${tolerated.length}, within ${POD_OVERSHOOT} pod for ${BOUNDS.podsFollowReplicaSets} ms)`,
             lines.join("\n"),
           );
         }

@@ -11,8 +11,9 @@
  *   requests slower than the 5 s preStop delay; DNS outages shorter than the probers' 1 s lookup refresh.
  * Resolution: each prober starts KOC_PROBER_RATE requests/s (default 200) on a timetable, a new connection
  *   each (helpers/traffic/probe-loop.mjs); every rollout window MUST hold at least a quarter of that rate from
- *   every prober and no pause between request starts longer than T.proberGap (1 s; the timeouts table says
- *   why the 2-core test bed needs that much), else the check fails as blind (CoverageError), never as green.
+ *   every prober and no pause between request starts longer than BOUNDS.proberGap (1 s, not scaled;
+ *   helpers/framework/timeouts.ts says why the 2-core test bed needs that much), else the check fails as
+ *   blind (CoverageError), never as green.
  *   The third scenario proves the resolution on every run: 300 ms outages, each injected into all pods at
  *   once, MUST be reported by every prober with start, end and failed requests. Each is scheduled seconds
  *   ahead and each pod's nginx starts and ends it by the node's clock (helpers/traffic/injected-outage.ts),
@@ -46,7 +47,7 @@ import { config, parseBoolean } from "../../helpers/framework/config.ts";
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, log, step } from "../../helpers/framework/report.ts";
-import { formatDuration, T } from "../../helpers/framework/timeouts.ts";
+import { BOUNDS, formatDuration, T } from "../../helpers/framework/timeouts.ts";
 import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import {
@@ -179,8 +180,9 @@ describe("Rolling update under continuous requests", () => {
       const end = Date.now();
       const records = await finish("set image, restart, undo under requests", traffic, marks);
 
-      await step(`assert: every prober sent requests throughout each rollout, no pause over ${T.proberGap} ms`, () =>
-        assertCoverage(records, windowsOf(marks, end), traffic.probers, T.proberGap),
+      await step(
+        `assert: every prober sent requests throughout each rollout, no pause over ${BOUNDS.proberGap} ms`,
+        () => assertCoverage(records, windowsOf(marks, end), traffic.probers, BOUNDS.proberGap),
       );
       await step("assert: no request failed (or no more than KOC_MAX_FAILED_REQUEST_RATIO)", () =>
         assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio }),
@@ -221,7 +223,7 @@ describe("Rolling update under continuous requests", () => {
       const records = await finish("Recreate under requests", traffic, marks);
 
       await step("assert: every prober sent requests throughout the rollout (a silent prober sees no outage)", () =>
-        assertCoverage(records, windowsOf(marks, end), traffic.probers, T.proberGap),
+        assertCoverage(records, windowsOf(marks, end), traffic.probers, BOUNDS.proberGap),
       );
       await step("assert: every prober saw an outage, and assertNoFailedRequests reports it", () => {
         for (const { source } of traffic.probers) {
@@ -266,7 +268,7 @@ describe("Rolling update under continuous requests", () => {
       const arounds = injected.map((o) => ({ label: `around ${o.label}`, from: o.from - 1000, to: o.to + 1000 }));
 
       await step("assert: every prober sent requests throughout", () =>
-        assertCoverage(records, arounds, traffic.probers, T.proberGap),
+        assertCoverage(records, arounds, traffic.probers, BOUNDS.proberGap),
       );
       await step(
         `assert: each prober reports each outage it watched as one of about ${OUTAGE_MS} ms, and watched at least one`,
