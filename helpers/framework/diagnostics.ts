@@ -78,10 +78,12 @@ export const DESCRIBED_KINDS = [
   ["discovery.k8s.io/v1", "EndpointSlice"],
   ["v1", "PersistentVolumeClaim"],
   ["v1", "ConfigMap"],
-  ["v1", "Secret"],
 ] as const;
 
-/** Our own describe: every object's YAML (managedFields dropped, Secret data masked). */
+/**
+ * Our own describe: every object's YAML (managedFields dropped). Secrets are left out, as kubectl describe
+ * leaves them out: their masked data says nothing, and listing them would ask every run for `list secrets`.
+ */
 async function describeWithoutKubectl(kube: Kube, namespace: string): Promise<string> {
   const sections: string[] = [];
   for (const [apiVersion, kind] of DESCRIBED_KINDS) {

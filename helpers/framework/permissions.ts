@@ -86,12 +86,8 @@ export const HARNESS: readonly Permission[] = [
     verbs: ["get", "list"],
     scenarios: ["harness/diagnostics (describe)"],
   })),
-  // Our own describe, when kubectl is missing, lists these too (Secret data masked).
-  ...["configmaps", "secrets"].map((resource) => ({
-    resource,
-    verbs: ["list"],
-    scenarios: ["harness/diagnostics (describe without kubectl)"],
-  })),
+  // Our own describe, when kubectl is missing, lists ConfigMaps too (never Secrets).
+  { resource: "configmaps", verbs: ["list"], scenarios: ["harness/diagnostics (describe without kubectl)"] },
   // The run-end sweep looks for its cluster-scoped objects by label (manifests/template.ts CLUSTER_SCOPED_KINDS).
   ...CLUSTER_SCOPED_RESOURCES.map((resource) => ({
     resource,
