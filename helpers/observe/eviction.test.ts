@@ -1,6 +1,17 @@
+/**
+ * Sizing the eviction scenario from the node's figures, and ordering evictions by the kubelet's own times.
+ * On purpose: evictionOrder made to read a tie as "in order" (comparing stamps without their resolution)
+ * turned the same-second and the microsecond-eventTime tests red; made to return the pods as listed (the
+ * order they were polled in), the "whatever order the pods are listed in", "out of order" and microsecond
+ * tests went red.
+ */
+import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
 import {
+  EvictionOrderError,
   type EvictionPlan,
+  evictionOrder,
+  evictionStamps,
   nodeMemoryFacts,
   OVERHEAD_MI,
   parseConfigz,
@@ -114,5 +125,121 @@ describe("planEviction", () => {
     expect(planEviction({ ...facts, allocatableBytes: 24 * GiB })).toMatchObject({ reason: /at most/ });
     expect(planEviction({ ...facts, podsWorkingSetBytes: 1500 * MiB })).toMatchObject({ reason: /needs 256Mi/ });
     expect(planEviction({ ...facts, requestedBytes: 1400 * MiB })).toMatchObject({ reason: /unrequested/ });
+  });
+});
+
+describe("eviction order from the kubelet's own times", () => {
+  const evictedPod = (name: string, transition?: string): V1Pod => ({
+    metadata: { name, uid: `uid-${name}` },
+    status: {
+      phase: "Failed",
+      reason: "Evicted",
+      conditions: transition
+        ? [
+            { type: "Ready", status: "False", lastTransitionTime: new Date("2026-01-01T11:00:00Z") },
+            {
+              type: "DisruptionTarget",
+              status: "True",
+              reason: "TerminationByKubelet",
+              lastTransitionTime: new Date(`2026-01-01T${transition}Z`),
+            },
+          ]
+        : [],
+    },
+  });
+  const evictedEvent = (pod: string, times: Partial<CoreV1Event>, component = "kubelet"): CoreV1Event => ({
+    metadata: { name: `${pod}.evicted` },
+    involvedObject: { kind: "Pod", name: pod, uid: `uid-${pod}` },
+    reason: "Evicted",
+    type: "Warning",
+    source: { component },
+    ...times,
+  });
+  const times = (pod: V1Pod, events: CoreV1Event[] = []) => ({
+    pod: pod.metadata?.name ?? "?",
+    stamps: evictionStamps(pod, events),
+  });
+
+  test("should read the DisruptionTarget condition and the kubelet's Evicted event, no one else's", () => {
+    const events = [
+      evictedEvent("a", {
+        firstTimestamp: new Date("2026-01-01T12:00:05Z"),
+        lastTimestamp: new Date("2026-01-01T12:00:05Z"),
+      }),
+      evictedEvent("a", { firstTimestamp: new Date("2026-01-01T12:00:01Z") }, "taint-eviction-controller"),
+      evictedEvent("b", { firstTimestamp: new Date("2026-01-01T12:00:02Z") }),
+    ];
+    expect(
+      evictionStamps(evictedPod("a", "12:00:06"), events).map((s) => [s.field, new Date(s.us / 1000).toISOString()]),
+    ).toEqual([
+      ["DisruptionTarget lastTransitionTime", "2026-01-01T12:00:06.000Z"],
+      ["Evicted event firstTimestamp", "2026-01-01T12:00:05.000Z"],
+    ]);
+  });
+
+  test("should order evictions seconds apart, whatever order the pods are listed in", () => {
+    const pods = [
+      times(evictedPod("pressure-burstable", "12:00:15")),
+      times(evictedPod("pressure-besteffort", "12:00:03")),
+    ];
+    expect(evictionOrder(pods)).toEqual(["pressure-besteffort", "pressure-burstable"]);
+  });
+
+  test("should report an eviction out of order as it happened", () => {
+    const pods = [
+      times(evictedPod("pressure-besteffort", "12:00:15")),
+      times(evictedPod("pressure-burstable", "12:00:03")),
+    ];
+    expect(evictionOrder(pods)).toEqual(["pressure-burstable", "pressure-besteffort"]);
+  });
+
+  test("should refuse two evictions in the same second with no finer time, naming both pods and their times", () => {
+    const pods = [
+      times(evictedPod("pressure-besteffort", "12:00:03")),
+      times(evictedPod("pressure-burstable", "12:00:03")),
+    ];
+    expect(() => evictionOrder(pods)).toThrowError(EvictionOrderError);
+    expect(() => evictionOrder(pods)).toThrowError(
+      "cannot tell whether pressure-besteffort or pressure-burstable was evicted first: their times fall within each other's resolution; " +
+        "pressure-besteffort at 12:00:03 (DisruptionTarget lastTransitionTime, 1 s resolution); " +
+        "pressure-burstable at 12:00:03 (DisruptionTarget lastTransitionTime, 1 s resolution)",
+    );
+  });
+
+  test("should tell the same second apart by the events' microsecond eventTime", () => {
+    const events = [
+      evictedEvent("pressure-burstable", { eventTime: "2026-01-01T12:00:03.900001Z" as never }),
+      evictedEvent("pressure-besteffort", { eventTime: "2026-01-01T12:00:03.100000Z" as never }),
+    ];
+    const pods = [
+      times(evictedPod("pressure-burstable", "12:00:03"), events),
+      times(evictedPod("pressure-besteffort", "12:00:03"), events),
+    ];
+    expect(evictionOrder(pods)).toEqual(["pressure-besteffort", "pressure-burstable"]);
+  });
+
+  test("should refuse times that contradict each other", () => {
+    const events = [
+      evictedEvent("a", { eventTime: "2026-01-01T12:00:09.000000Z" as never }),
+      evictedEvent("b", { eventTime: "2026-01-01T12:00:01.000000Z" as never }),
+    ];
+    const pods = [times(evictedPod("a", "12:00:01"), events), times(evictedPod("b", "12:00:09"), events)];
+    expect(() => evictionOrder(pods)).toThrowError(
+      "the kubelet's times disagree on which of a and b was evicted first",
+    );
+  });
+
+  test("should refuse a pod with no eviction time at all, or pods that share no kind of time", () => {
+    const noTime = [times(evictedPod("pressure-besteffort", "12:00:03")), times(evictedPod("pressure-burstable"))];
+    expect(() => evictionOrder(noTime)).toThrowError(
+      "no eviction time for pressure-burstable: neither a DisruptionTarget condition nor an Evicted event from the kubelet",
+    );
+    const events = [evictedEvent("pressure-burstable", { firstTimestamp: new Date("2026-01-01T12:00:09Z") })];
+    const disjoint = [
+      times(evictedPod("pressure-besteffort", "12:00:03")),
+      times(evictedPod("pressure-burstable"), events),
+    ];
+    expect(() => evictionOrder(disjoint)).toThrowError("they share no kind of time (condition or event)");
+    expect(() => evictionOrder([])).toThrowError("no evicted pods to order");
   });
 });

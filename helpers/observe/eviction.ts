@@ -7,9 +7,13 @@
  * The kubelet evicts when the pods' working set exceeds allocatable (the allocatableMemory.available signal:
  * capacity - reserved - working set < evictionHard memory.available), one pod per housekeeping pass, ranked:
  * pods using more than their memory request first, then by priority, then by how far usage exceeds request.
+ *
+ * The order of evictions is read from the kubelet's own times (evictionOrder), never from when a poll
+ * happened to see a pod Failed: two evictions between two polls would otherwise come out in polling order.
  */
 
-import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Node, V1Pod } from "@kubernetes/client-node";
+import { compareStamps, fromKubelet, occurrences, type Stamp, showStamp, stampOf } from "./events.ts";
 import { memoryRequestOf, parseQuantity } from "./qos.ts";
 
 const MiB = 2 ** 20;
@@ -171,4 +175,113 @@ export function podWorkingSets(summaryAnswer: unknown, namespace: string): Map<s
     if (pod.podRef?.namespace === namespace && pod.podRef.name && bytes !== undefined) sets.set(pod.podRef.name, bytes);
   }
   return sets;
+}
+
+/**
+ * When the kubelet evicted `pod`, by its own clock: the DisruptionTarget condition it sets in the same status
+ * update as phase Failed (lastTransitionTime, whole seconds), and the first occurrence of the Evicted event it
+ * records just before the kill (eventTime to the microsecond when set, else firstTimestamp or lastTimestamp).
+ * `events` may hold any events: only the kubelet's Evicted events about this pod are taken.
+ */
+export function evictionStamps(pod: V1Pod, events: readonly CoreV1Event[]): Stamp[] {
+  const name = pod.metadata?.name;
+  const uid = pod.metadata?.uid;
+  const stamps: Stamp[] = [];
+  const condition = pod.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+  const transition = stampOf(condition?.lastTransitionTime, "DisruptionTarget lastTransitionTime", "Time");
+  if (transition) stamps.push(transition);
+  const evicted = events.filter(
+    (e) =>
+      e.reason === "Evicted" &&
+      fromKubelet(e) &&
+      e.involvedObject.kind === "Pod" &&
+      e.involvedObject.name === name &&
+      (uid === undefined || e.involvedObject.uid === undefined || e.involvedObject.uid === uid),
+  );
+  const firsts = evicted.map((e) => occurrences(e).first).sort((a, b) => a.us - b.us);
+  if (firsts[0]) stamps.push({ ...firsts[0], field: `Evicted event ${firsts[0].field}` });
+  return stamps;
+}
+
+/** One evicted pod and the kubelet's times for its eviction (evictionStamps). */
+export interface EvictionTimes {
+  pod: string;
+  stamps: readonly Stamp[];
+}
+
+export class EvictionOrderError extends Error {
+  override name = "EvictionOrderError";
+}
+
+/** The source of a stamp: a condition and an event are compared only with their own kind. */
+function source(stamp: Stamp): string {
+  return stamp.field.startsWith("Evicted event") ? "Evicted event" : "DisruptionTarget condition";
+}
+
+function showTimes(t: EvictionTimes): string {
+  return `${t.pod} at ${t.stamps.length === 0 ? "no time" : t.stamps.map(showStamp).join(", ")}`;
+}
+
+/**
+ * Which of `a` and `b` was evicted first, comparing each source both pods have (condition with condition,
+ * event with event) at its resolution. Throws when no common source keeps them apart (e.g. both in the same
+ * second and no microsecond eventTime), or when two sources disagree.
+ */
+function firstOf(a: EvictionTimes, b: EvictionTimes): "a" | "b" {
+  const verdicts = a.stamps.flatMap((sa) =>
+    b.stamps
+      .filter((sb) => source(sb) === source(sa))
+      .map((sb) => ({ source: source(sa), order: compareStamps(sa, sb) })),
+  );
+  const decided = verdicts.filter((v) => v.order !== "same");
+  const orders = new Set(decided.map((v) => v.order));
+  if (orders.size > 1) {
+    throw new EvictionOrderError(
+      `the kubelet's times disagree on which of ${a.pod} and ${b.pod} was evicted first: ${showTimes(a)}; ${showTimes(b)}`,
+    );
+  }
+  if (decided.length === 0) {
+    const why =
+      verdicts.length === 0
+        ? "they share no kind of time (condition or event)"
+        : "their times fall within each other's resolution";
+    throw new EvictionOrderError(
+      `cannot tell whether ${a.pod} or ${b.pod} was evicted first: ${why}; ${showTimes(a)}; ${showTimes(b)}`,
+    );
+  }
+  return decided[0]?.order === "before" ? "a" : "b";
+}
+
+/**
+ * The evicted pods in the order the kubelet evicted them, by its own times (evictionStamps), first first.
+ * Throws EvictionOrderError, naming the pods and their times, when a pod has no time, when two evictions
+ * cannot be told apart, or when the times contradict each other: an order that cannot be shown is never
+ * reported as the expected one. An empty list is an error too.
+ */
+export function evictionOrder(evicted: readonly EvictionTimes[]): string[] {
+  if (evicted.length === 0) throw new EvictionOrderError("no evicted pods to order");
+  const missing = evicted.filter((t) => t.stamps.length === 0).map((t) => t.pod);
+  if (missing.length > 0) {
+    throw new EvictionOrderError(
+      `no eviction time for ${missing.join(", ")}: neither a DisruptionTarget condition nor an Evicted event from the kubelet`,
+    );
+  }
+  // how many pods were evicted before each one; a strict order gives 0, 1, 2, ...
+  const before = new Map(evicted.map((t) => [t.pod, 0]));
+  for (const [i, a] of evicted.entries()) {
+    for (const b of evicted.slice(i + 1)) {
+      const later = firstOf(a, b) === "a" ? b : a;
+      before.set(later.pod, (before.get(later.pod) ?? 0) + 1);
+    }
+  }
+  const order = [...evicted].sort((x, y) => (before.get(x.pod) ?? 0) - (before.get(y.pod) ?? 0));
+  if (order.some((t, i) => before.get(t.pod) !== i)) {
+    throw new EvictionOrderError(`the kubelet's times give no single order: ${evicted.map(showTimes).join("; ")}`);
+  }
+  return order.map((t) => t.pod);
+}
+
+/** `pressure-besteffort at 12:00:01 (DisruptionTarget lastTransitionTime, 1 s resolution), ...`, one pod per line. */
+export function showEvictionTimes(evicted: readonly EvictionTimes[]): string {
+  return evicted.map(showTimes).join("\n");
 }

@@ -1,9 +1,21 @@
-import type { V1Pod } from "@kubernetes/client-node";
+/**
+ * Probe evidence: restart windows, restart counts, probe requests in access logs, and the failures the
+ * kubelet's events show before a kill.
+ * On purpose: failuresBeforeKill made to add 1 per event instead of its count turned the repeated-event,
+ * compressed-series and before/after tests red; with the check for an event straddling `from` or the kill
+ * removed (its whole count taken as before the kill), "should refuse to split" went red.
+ */
+import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
 import { fakeNamespace } from "../framework/testing.ts";
+import { stampOf } from "./events.ts";
 import {
+  FailureCountError,
+  failuresBeforeKill,
+  killedInstance,
   lastKillAfterSeconds,
   livenessDelaySeconds,
+  nodeClockStamp,
   probeHoldWindow,
   probeRequests,
   probesSabotage,
@@ -14,6 +26,7 @@ import {
   restartWindow,
   secondsBetween,
   showContainer,
+  showFailureCount,
   startEvidence,
 } from "./probe-evidence.ts";
 
@@ -187,5 +200,140 @@ describe("start evidence from probe requests", () => {
     expect(evidence.startedAfterS).toBeNaN();
     expect(evidence.firstReadinessAfterS).toBeNaN();
     expect(evidence.failuresBefore).toBe(1);
+  });
+});
+
+describe("failures before a kill, from the kubelet's events", () => {
+  const at = (hms: string) => new Date(`2026-01-01T${hms}Z`);
+  const stamp = (hms: string, field: string) =>
+    stampOf(at(hms), field, "Time") as NonNullable<ReturnType<typeof stampOf>>;
+  let n = 0;
+  const event = (
+    reason: string,
+    message: string,
+    first: string,
+    last = first,
+    count = 1,
+    more: Partial<CoreV1Event> = {},
+  ): CoreV1Event => ({
+    metadata: { name: `liveness-exec.${++n}` },
+    involvedObject: { kind: "Pod", name: "liveness-exec", fieldPath: "spec.containers{app}" },
+    reason,
+    message,
+    type: reason === "Killing" ? "Normal" : "Warning",
+    source: { component: "kubelet", host: "worker" },
+    count,
+    firstTimestamp: at(first),
+    lastTimestamp: at(last),
+    ...more,
+  });
+  const failedMsg = "Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory";
+  const killing = (when: string) => event("Killing", "Container app failed liveness probe, will be restarted", when);
+  const from = stamp("12:00:08", "startedAt + 8s");
+  const count = (events: CoreV1Event[], options: Partial<Parameters<typeof failuresBeforeKill>[1]> = {}) =>
+    failuresBeforeKill(events, { container: "app", probe: "Liveness", from, ...options });
+
+  test("should count every failure a repeated event stands for, up to the kill in the same second", () => {
+    const found = count([event("Unhealthy", failedMsg, "12:00:09", "12:00:10", 2), killing("12:00:10")]);
+    expect(found.failures).toBe(2);
+    expect(showFailureCount(found, "Liveness")).toBe(
+      [
+        "2 liveness failure(s) before the kill at 12:00:10 (Killing event firstTimestamp, 1 s resolution)",
+        `  counted: 2 × "${failedMsg}" 12:00:09 (firstTimestamp, 1 s resolution) to 12:00:10 (lastTimestamp, 1 s resolution)`,
+      ].join("\n"),
+    );
+  });
+
+  test("should not undercount a compressed series: one event with count 3 is three failures", () => {
+    expect(count([event("Unhealthy", failedMsg, "12:00:08", "12:00:12", 3), killing("12:00:12")]).failures).toBe(3);
+  });
+
+  test("should tell a kill after one failure from one after two", () => {
+    expect(count([event("Unhealthy", failedMsg, "12:00:09"), killing("12:00:09")]).failures).toBe(1);
+  });
+
+  test("should sum failed, errored and combined messages, and leave out other containers, probes and sources", () => {
+    const events = [
+      event("Unhealthy", failedMsg, "12:00:09"),
+      event("Unhealthy", "Liveness probe errored: rpc error: command timed out", "12:00:10"),
+      event("Unhealthy", `(combined from similar events): ${failedMsg}`, "12:00:11"),
+      event("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503", "12:00:10"),
+      event("Unhealthy", failedMsg, "12:00:10", "12:00:10", 1, {
+        involvedObject: { kind: "Pod", name: "liveness-exec", fieldPath: "spec.containers{sidecar}" },
+      }),
+      event("Unhealthy", failedMsg, "12:00:10", "12:00:10", 1, { source: { component: "someone-else" } }),
+      killing("12:00:11"),
+    ];
+    expect(count(events).failures).toBe(3);
+  });
+
+  test("should list failures before `from` and after the kill without counting them", () => {
+    const events = [
+      event("Unhealthy", "Liveness probe failed: timeout", "12:00:05"),
+      event("Unhealthy", failedMsg, "12:00:09", "12:00:10", 2),
+      killing("12:00:10"),
+      event("Unhealthy", "Liveness probe failed: connection refused", "12:00:12"),
+    ];
+    const found = count(events);
+    expect(found.failures).toBe(2);
+    expect(found.lines.map((l) => l.split(":")[0])).toEqual(["before 12", "counted", "after the kill, not counted"]);
+  });
+
+  test("should refuse to split a repeated event that straddles the kill or `from`", () => {
+    expect(() => count([event("Unhealthy", failedMsg, "12:00:09", "12:00:25", 4), killing("12:00:10")])).toThrowError(
+      new FailureCountError(
+        `container app: cannot tell how many of 4 × "${failedMsg}" 12:00:09 (firstTimestamp, 1 s resolution) to 12:00:25 (lastTimestamp, 1 s resolution) fell between 12:00:08 (startedAt + 8s, 1 s resolution) and the kill at 12:00:10 (Killing event firstTimestamp, 1 s resolution)`,
+      ),
+    );
+    expect(() => count([event("Unhealthy", failedMsg, "12:00:02", "12:00:09", 3), killing("12:00:10")])).toThrowError(
+      "cannot tell how many of 3 ×",
+    );
+  });
+
+  test("should measure up to the restart when there is no Killing event, and refuse when there is neither", () => {
+    const events = [event("Unhealthy", failedMsg, "12:00:09")];
+    const restartedAt = stamp("12:00:09", "finishedAt");
+    expect(count(events, { restartedAt }).failures).toBe(1);
+    expect(count([], { restartedAt }).failures).toBe(0);
+    expect(() => count(events)).toThrowError(
+      "container app: no Killing event for a failed liveness probe and no restart to count failures up to",
+    );
+  });
+
+  test("should refuse a kill before the probe could fail, and a series whose count may lag", () => {
+    expect(() => count([killing("12:00:05")])).toThrowError("killed at 12:00:05");
+    const series = event("Unhealthy", failedMsg, "12:00:09", "12:00:09", 0, {
+      series: { count: 2, lastObservedTime: "2026-01-01T12:00:10.000000Z" as never },
+    });
+    expect(() => count([series, killing("12:00:10")])).toThrowError(
+      "is a series whose count is only refreshed now and then",
+    );
+  });
+});
+
+describe("the killed instance's bounds", () => {
+  test("should start counting failingFromS after the killed instance started, and end at its finish", () => {
+    const bounds = killedInstance(pod(1), "app", 8);
+    expect(bounds?.from).toEqual({
+      us: Date.parse("2026-01-01T12:00:08Z") * 1000,
+      resolutionUs: 1_000_000,
+      field: "killed instance's startedAt + 8s",
+    });
+    expect(bounds?.restartedAt.us).toBe(Date.parse("2026-01-01T12:00:09Z") * 1000);
+    expect(killedInstance(pod(1), "app")?.from.field).toBe("killed instance's startedAt");
+    expect(killedInstance(pod(1), "other")).toBeUndefined();
+  });
+});
+
+describe("a moment from the node's clock", () => {
+  test("should read `date -u +%s` as a whole-second stamp, and refuse anything else", () => {
+    expect(nodeClockStamp("1767268808\n", "/health removed")).toEqual({
+      us: Date.parse("2026-01-01T12:00:08Z") * 1000,
+      resolutionUs: 1_000_000,
+      field: "/health removed",
+    });
+    expect(() => nodeClockStamp("sh: date: not found", "/health removed")).toThrow(
+      '/health removed: expected the seconds since the epoch from `date -u +%s`, got "sh: date: not found"',
+    );
   });
 });

@@ -1,18 +1,28 @@
 /**
  * Probes observed from outside: restart counts of a named container (monotonic, as upstream's
  * runLivenessTest checks them), the window in which a failing probe must restart a container, and the
- * probe events (Unhealthy, Killing) the kubelet records (read with observe/events.ts).
+ * probe events (Unhealthy, Killing) the kubelet records (read with observe/events.ts), and how many failures
+ * those events show before the kill (failuresBeforeKill).
  *
  *   const window = restartWindow(probeTiming(pod, "app", "livenessProbe"), { failingFromS: 8 });
  *   await waitFor("container app restarted", restartsOf(ns, "liveness", "app", (n) => n >= 1), window.latestS * 1000);
  */
-import type { V1ContainerStatus, V1Pod, V1Probe } from "@kubernetes/client-node";
+import type { CoreV1Event, V1ContainerStatus, V1Pod, V1Probe } from "@kubernetes/client-node";
 import { ConfigError, parseBoolean } from "../framework/config.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
 import { BOUNDS, formatDuration, T } from "../framework/timeouts.ts";
 import type { Check } from "../framework/wait.ts";
 import { showPod } from "./conditions.ts";
-import type { EventWanted } from "./events.ts";
+import {
+  compareStamps,
+  type EventWanted,
+  fromKubelet,
+  type Occurrences,
+  occurrences,
+  type Stamp,
+  showStamp,
+  stampOf,
+} from "./events.ts";
 
 /** The settings that decide when a probe gives up, in seconds (API defaults filled in). */
 export interface ProbeTiming {
@@ -280,6 +290,145 @@ export const LIVENESS_RESTART_EVENTS: readonly EventWanted[] = [
   { reason: "Unhealthy", message: "Liveness probe failed" },
   { reason: "Killing", message: "failed liveness probe, will be restarted" },
 ];
+
+/** The probe whose failures are counted, as the kubelet names it in its event messages. */
+export type CountedProbe = "Liveness" | "Startup";
+
+/** How many failures of a probe the kubelet's events show before it killed the container, and from what. */
+export interface FailureCount {
+  /** Failures from `from` to the kill, every occurrence of a repeated event counted. */
+  failures: number;
+  /** When the container was killed: the kubelet's Killing event, or else the instance's finishedAt. */
+  kill: Stamp;
+  /** One line per failure event: its count, first and last time, and whether it was counted. */
+  lines: string[];
+}
+
+export class FailureCountError extends Error {
+  override name = "FailureCountError";
+}
+
+function showOccurrences(o: Occurrences, message: string): string {
+  const times = o.count === 1 ? showStamp(o.first) : `${showStamp(o.first)} to ${showStamp(o.last)}`;
+  return `${o.atLeast ? "at least " : ""}${o.count} × "${message.trim()}" ${times}`;
+}
+
+/**
+ * Counts the failures of `probe` on `container` that the kubelet's events show between `from` and the kill,
+ * to compare with failureThreshold. The kill is the first occurrence of the kubelet's Killing event
+ * ("Container <name> failed <probe> probe, will be restarted"); without one, `restartedAt` (the killed
+ * instance's finishedAt, the restart), so a restart for another reason is measured too. `from` is the
+ * earliest moment a failure of this run can be stamped: the killed instance's start, or when the test made the
+ * probe fail.
+ *
+ * The kubelet's recorder keeps one event object per container and message and raises its `count` on every
+ * repeat (firstTimestamp, lastTimestamp): an event with count N stands for N failures, all counted when its
+ * first and last time lie inside [from, kill]. A failure stamped in the kill's second counts as before it:
+ * after a liveness or startup kill the kubelet stops probing the container until its replacement runs.
+ * Throws FailureCountError instead of guessing when the events cannot say: no kill, a repeated event whose
+ * occurrences straddle `from` or the kill (its count cannot be split), or a series whose count may lag.
+ * The recorder also drops repeats beyond 25 events per pod in a few minutes (raising the count later), so a
+ * pod under test must stay well below that before its kill: ours record about ten.
+ */
+export function failuresBeforeKill(
+  events: readonly CoreV1Event[],
+  options: { container: string; probe: CountedProbe; from: Stamp; restartedAt?: Stamp },
+): FailureCount {
+  const { container, probe, from } = options;
+  const mine = events.filter((e) => fromKubelet(e) && e.involvedObject.fieldPath === `spec.containers{${container}}`);
+  const kills = probeKills(events, container, probe)
+    .map((e) => {
+      const first = occurrences(e).first;
+      return { ...first, field: `Killing event ${first.field}` };
+    })
+    .sort((a, b) => a.us - b.us);
+  const kill = kills[0] ?? options.restartedAt;
+  if (kill === undefined) {
+    throw new FailureCountError(
+      `container ${container}: no Killing event for a failed ${probe.toLowerCase()} probe and no restart to count failures up to`,
+    );
+  }
+  if (compareStamps(kill, from) === "before") {
+    throw new FailureCountError(
+      `container ${container}: killed at ${showStamp(kill)}, before its ${probe.toLowerCase()} probe could fail (${showStamp(from)})`,
+    );
+  }
+  const failed = new RegExp(`^(\\(combined from similar events\\): )?${probe} probe (failed|errored)`);
+  let failures = 0;
+  const lines: string[] = [];
+  for (const event of mine.filter((e) => e.reason === "Unhealthy" && failed.test(e.message ?? ""))) {
+    const o = occurrences(event);
+    const shown = showOccurrences(o, event.message ?? "");
+    if (compareStamps(o.last, from) === "before") {
+      lines.push(`before ${showStamp(from)}, not counted: ${shown}`);
+    } else if (compareStamps(o.first, kill) === "after") {
+      lines.push(`after the kill, not counted: ${shown}`);
+    } else if (compareStamps(o.first, from) === "before" || compareStamps(o.last, kill) === "after") {
+      throw new FailureCountError(
+        `container ${container}: cannot tell how many of ${shown} fell between ${showStamp(from)} and the kill at ${showStamp(kill)}`,
+      );
+    } else if (o.atLeast) {
+      throw new FailureCountError(
+        `container ${container}: ${shown} is a series whose count is only refreshed now and then; cannot count exactly`,
+      );
+    } else {
+      failures += o.count;
+      lines.push(`counted: ${shown}`);
+    }
+  }
+  return { failures, kill, lines };
+}
+
+/** The kubelet's Killing events for `container` after a failed `probe` ("... failed liveness probe, will be restarted"). */
+export function probeKills(events: readonly CoreV1Event[], container: string, probe: CountedProbe): CoreV1Event[] {
+  return events.filter(
+    (e) =>
+      fromKubelet(e) &&
+      e.involvedObject.fieldPath === `spec.containers{${container}}` &&
+      e.reason === "Killing" &&
+      (e.message ?? "").includes(`failed ${probe.toLowerCase()} probe`),
+  );
+}
+
+/**
+ * The killed instance of `container` (lastState.terminated, or state.terminated before the restart) as the
+ * bounds failuresBeforeKill needs: `from` is its startedAt plus `failingFromS` (when the test made the probe
+ * fail: a failure cannot be stamped earlier, both being whole seconds), `restartedAt` its finishedAt.
+ * Undefined until the status carries both times.
+ */
+export function killedInstance(
+  pod: V1Pod,
+  container: string,
+  failingFromS = 0,
+): { from: Stamp; restartedAt: Stamp } | undefined {
+  const status = containerStatus(pod, container);
+  const last = status?.lastState?.terminated ?? status?.state?.terminated;
+  const started = stampOf(last?.startedAt, "killed instance's startedAt", "Time");
+  const finished = stampOf(last?.finishedAt, "killed instance's finishedAt", "Time");
+  if (started === undefined || finished === undefined) return undefined;
+  const field = failingFromS === 0 ? started.field : `${started.field} + ${failingFromS}s`;
+  return { from: { ...started, us: started.us + failingFromS * 1_000_000, field }, restartedAt: finished };
+}
+
+/**
+ * A moment read from a node's own clock: the output of `date -u +%s` run in a container there (the node's
+ * clock, which its kubelet stamps events with), as a whole-second Stamp. Run it just before the change it
+ * marks, so the change's effects cannot be stamped earlier.
+ */
+export function nodeClockStamp(output: string, field: string): Stamp {
+  const text = output.trim();
+  if (!/^\d+$/.test(text))
+    throw new Error(`${field}: expected the seconds since the epoch from \`date -u +%s\`, got "${text}"`);
+  return { us: Number(text) * 1_000_000, resolutionUs: 1_000_000, field };
+}
+
+/** `2 liveness failures before the kill at 12:00:10 (...)` and the events, one per line. */
+export function showFailureCount(count: FailureCount, probe: CountedProbe): string {
+  return [
+    `${count.failures} ${probe.toLowerCase()} failure(s) before the kill at ${showStamp(count.kill)}`,
+    ...count.lines.map((l) => `  ${l}`),
+  ].join("\n");
+}
 
 /** What the kubelet records when a startup probe restarts a container. */
 export const STARTUP_RESTART_EVENTS: readonly EventWanted[] = [
