@@ -248,30 +248,35 @@ export async function reuseExisting(mode: Mode, v: Versions): Promise<boolean> {
   return true;
 }
 
+/**
+ * kind delete, and the nodes' volumes with them. Each node's /var is an anonymous volume that Docker deletes
+ * with the node, unless something in it cannot be deleted: the CephFS mount point is immutable (chattr +i,
+ * node/files/usr/local/bin/koc-cephfs-mount), which left one volume per node behind. Released first;
+ * whatever remains is named.
+ */
+async function deleteNodes(v: Versions, nodes: string[]): Promise<void> {
+  const kind = await kindBinary(v);
+  const volumes = (
+    await $`docker inspect -f ${'{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}'} ${nodes}`
+  ).stdout
+    .split(/\s+/)
+    .filter(Boolean);
+  for (const node of nodes) {
+    await $`docker exec ${node} sh -c ${"systemctl stop koc-cephfs; umount -l /var/lib/koc-cephfs; chattr -i /var/lib/koc-cephfs; true"}`.nothrow();
+  }
+  await phase(`kind delete cluster (${nodes.length} nodes)`, () => $`${kind} delete cluster --name ${CLUSTER}`);
+  const left: string[] = [];
+  for (const volume of volumes) {
+    if ((await $`docker volume inspect ${volume}`.nothrow()).exitCode !== 0) continue;
+    if ((await $`docker volume rm ${volume}`.nothrow()).exitCode !== 0) left.push(volume);
+  }
+  if (left.length > 0) throw new Error(`the nodes' volumes could not be removed: ${left.join(", ")}`);
+}
+
 /** Deletes the cluster, and the kind network when this project made it and nothing else uses it. */
 export async function deleteCluster(v: Versions): Promise<void> {
   const nodes = await clusterNodes();
-  if (nodes.length > 0) {
-    const kind = await kindBinary(v);
-    // Each node's /var is an anonymous volume that Docker deletes with the node, unless something in it
-    // cannot be deleted: the CephFS mount point is immutable (chattr +i, node/files/usr/local/bin/
-    // koc-cephfs-mount), which left one volume per node behind. Released first; whatever remains is named.
-    const volumes = (
-      await $`docker inspect -f ${'{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}'} ${nodes}`
-    ).stdout
-      .split(/\s+/)
-      .filter(Boolean);
-    for (const node of nodes) {
-      await $`docker exec ${node} sh -c ${"systemctl stop koc-cephfs; umount -l /var/lib/koc-cephfs; chattr -i /var/lib/koc-cephfs; true"}`.nothrow();
-    }
-    await phase(`kind delete cluster (${nodes.length} nodes)`, () => $`${kind} delete cluster --name ${CLUSTER}`);
-    const left: string[] = [];
-    for (const volume of volumes) {
-      if ((await $`docker volume inspect ${volume}`.nothrow()).exitCode !== 0) continue;
-      if ((await $`docker volume rm ${volume}`.nothrow()).exitCode !== 0) left.push(volume);
-    }
-    if (left.length > 0) throw new Error(`the nodes' volumes could not be removed: ${left.join(", ")}`);
-  }
+  if (nodes.length > 0) await deleteNodes(v, nodes);
   const net = await $`docker network inspect ${NETWORK} -f ${"{{json .Labels}} {{len .Containers}}"}`.nothrow();
   if (net.exitCode === 0 && net.stdout.includes('"app.kubernetes.io/managed-by":"k8s-ops-conformance"')) {
     if (net.stdout.trim().endsWith(" 0"))
