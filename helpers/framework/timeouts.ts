@@ -79,9 +79,11 @@ export const BASE_TIMEOUTS = {
   probeVerdictMargin: 5_000,
   /**
    * How long the pods counted toward a rollout may stay above replicas + maxSurge (by at most
-   * POD_OVERSHOOT). The Deployment controller keeps the sum of its ReplicaSets' spec.replicas within the
-   * bound, but each ReplicaSet's worker acts on its own: the new one's pod can be created an event before the
-   * old one's excess pod is marked terminating. Observed: one event, well under a second.
+   * POD_OVERSHOOT), each time. The Deployment controller keeps the sum of its ReplicaSets' spec.replicas within
+   * the bound, but each ReplicaSet's worker acts on its own: the new one's pod can be created an event before
+   * the old one's excess pod is marked terminating. Observed: one event, well under a second. Only a
+   * scale-down of an old ReplicaSet explains one, so at most one such overshoot per scale-down step, or per
+   * replica of a step that removes several (helpers/observe/rollout.ts assertRolloutBounds).
    */
   podsFollowReplicaSets: 5_000,
   /** An object deleted and gone. */
@@ -108,7 +110,10 @@ export const POLL = {
   slow: 1_000,
 } as const;
 
-/** How many pods the counted pods of a rollout may exceed replicas + maxSurge by, for T.podsFollowReplicaSets. */
+/**
+ * How many pods the counted pods of a rollout may exceed replicas + maxSurge by, for T.podsFollowReplicaSets,
+ * once per scale-down step of an old ReplicaSet (per replica of a step that removes several).
+ */
 export const POD_OVERSHOOT = 1;
 
 export type TimeoutName = keyof typeof BASE_TIMEOUTS;
