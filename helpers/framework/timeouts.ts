@@ -116,8 +116,10 @@ export const BOUNDS = {
    * How long the pods counted toward a rollout may stay above replicas + maxSurge (by at most
    * POD_OVERSHOOT). The Deployment controller keeps the sum of its ReplicaSets' spec.replicas within the
    * bound, but each ReplicaSet's worker acts on its own: the new one's pod can be created an event before the
-   * old one's excess pod is marked terminating. Observed: one event, well under a second. Scaled, a rollout
-   * could run a surplus pod for minutes and pass.
+   * old one's excess pod is marked terminating. Observed: one event, well under a second. Only a scale-down
+   * of an old ReplicaSet explains one, so at most one per scale-down step, or per replica of a step that
+   * removes several (helpers/observe/rollout.ts assertRolloutBounds). Scaled, a rollout could run a surplus
+   * pod for minutes and pass.
    */
   podsFollowReplicaSets: 5_000,
   /**
@@ -141,7 +143,10 @@ export const POLL = {
   slow: 1_000,
 } as const;
 
-/** How many pods the counted pods of a rollout may exceed replicas + maxSurge by, for BOUNDS.podsFollowReplicaSets. */
+/**
+ * How many pods the counted pods of a rollout may exceed replicas + maxSurge by, for BOUNDS.podsFollowReplicaSets,
+ * once per scale-down step of an old ReplicaSet (per replica of a step that removes several).
+ */
 export const POD_OVERSHOOT = 1;
 
 export type TimeoutName = keyof typeof BASE_TIMEOUTS;

@@ -1,3 +1,10 @@
+/**
+ * Rollout states from watched objects, undo, the bounds of a rolling update and the versions of pods.
+ * On purpose: assertRolloutBounds given an unlimited overshoot count turned "should fail more overshoots than
+ * scale-down steps", "should fail an overshoot when no old ReplicaSet was scaled down" and the third overshoot
+ * after a two-replica step red; scaleDownSteps made to count the newest ReplicaSet's lowering too turned the
+ * step-counting test red.
+ */
 import type { V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
 import {
@@ -5,11 +12,14 @@ import {
   previousReplicaSet,
   type RolloutState,
   rolloutState,
+  scaleDownSteps,
+  showPodOvershoot,
   showRolloutState,
+  showScaleDownStep,
   templateForUndo,
   versionByTemplateHash,
 } from "./rollout.ts";
-import { Timeline } from "./timeline.ts";
+import { BoundViolationError, Timeline } from "./timeline.ts";
 
 const owner = (name: string) => [{ apiVersion: "apps/v1", kind: "ReplicaSet", name, uid: name, controller: true }];
 const pod = (name: string, rs: string, state: "ready" | "starting" | "terminating"): V1Pod => ({
@@ -114,8 +124,13 @@ describe("rollout bounds", () => {
   }
 
   test("should tolerate the new pod appearing one event before the old one is marked terminating, and report it", () => {
-    const tolerated = assertRolloutBounds(flake(40), strategy, tolerance);
-    expect(tolerated.map((o) => [o.by, o.lastedMs, o.peak.value.event])).toEqual([[1, 40, "pod n3 ADDED"]]);
+    const timeline = flake(40);
+    const report = assertRolloutBounds(timeline, strategy, tolerance);
+    expect(report.overshoots.map((o) => [o.by, o.lastedMs, o.peak.value.event])).toEqual([[1, 40, "pod n3 ADDED"]]);
+    expect(report.steps.map(showScaleDownStep)).toEqual(["web-old 2 → 1 at +100ms"]);
+    expect(report.overshoots.map((o) => showPodOvershoot(timeline, o, report.limit))).toEqual([
+      "pods counted 5 > 4 (replicas + maxSurge) for 40ms from +300ms (samples 4–4 of 5)",
+    ]);
   });
 
   test("should fail the same overshoot without a tolerance, naming the events around it", () => {
@@ -136,6 +151,124 @@ describe("rollout bounds", () => {
     const six = [...podsOf("web-old", ["o1", "o2", "o3"]), ...podsOf("web-new", ["n1", "n2", "n3"])];
     timeline.record(rolloutState("pod n3 ADDED", { status: { availableReplicas: 3 } }, sets, six), 400);
     expect(() => assertRolloutBounds(timeline, strategy, tolerance)).toThrowError("exceeded by 2 for 0ms");
+  });
+
+  /**
+   * A rollout of 3 replicas, 1/1, sample by sample: [ms, event, old spec, new spec, old counted, new counted].
+   * Counted pods are ready; the Deployment reports 3 available throughout.
+   */
+  function rollout(rows: Array<[number, string, number, number, number, number]>): Timeline<RolloutState> {
+    const timeline = new Timeline<RolloutState>("rollout of deployment koc-unit/web", 0);
+    for (const [ms, event, oldSpec, newSpec, oldPods, newPods] of rows) {
+      const sets = [rs("web-old", "1", oldSpec), rs("web-new", "2", newSpec)];
+      const pods = [
+        ...podsOf(
+          "web-old",
+          Array.from({ length: oldPods }, (_, i) => `o${i}`),
+        ),
+        ...podsOf(
+          "web-new",
+          Array.from({ length: newPods }, (_, i) => `n${i}`),
+        ),
+      ];
+      timeline.record(rolloutState(event, { status: { availableReplicas: 3 } }, sets, pods), ms);
+    }
+    return timeline;
+  }
+
+  test("should count the old ReplicaSet's scale-down steps, not the new one's changes nor how many replicas a step removes", () => {
+    const timeline = rollout([
+      [0, "initial list", 3, 0, 3, 0],
+      [100, "replicaset web-new MODIFIED", 3, 1, 3, 0],
+      [200, "replicaset web-old MODIFIED", 1, 1, 3, 0], // one step of 2 replicas
+      [300, "pod o2 MODIFIED", 1, 1, 2, 1],
+      [400, "replicaset web-new MODIFIED", 1, 3, 1, 1],
+      [500, "replicaset web-new MODIFIED", 1, 2, 1, 2], // the new one lowered: not a step
+      [600, "replicaset web-old MODIFIED", 0, 2, 1, 2],
+      [700, "pod o0 MODIFIED", 0, 3, 0, 3],
+    ]);
+    expect(scaleDownSteps(timeline).map(showScaleDownStep)).toEqual([
+      "web-old 3 → 1 at +200ms",
+      "web-old 1 → 0 at +600ms",
+    ]);
+  });
+
+  test("should tolerate one overshoot per scale-down step, and report each", () => {
+    const timeline = rollout([
+      [0, "initial list", 3, 0, 3, 0],
+      [100, "replicaset web-new MODIFIED", 3, 1, 3, 1],
+      [200, "replicaset web-old MODIFIED", 2, 2, 3, 1],
+      [300, "pod n1 ADDED", 2, 2, 3, 2], // overshoot 1: the old ReplicaSet's excess pod not yet terminating
+      [350, "pod o2 MODIFIED", 2, 2, 2, 2],
+      [400, "replicaset web-old MODIFIED", 1, 3, 2, 2],
+      [500, "pod n2 ADDED", 1, 3, 2, 3], // overshoot 2
+      [520, "pod o1 MODIFIED", 1, 3, 1, 3],
+      [600, "replicaset web-old MODIFIED", 0, 3, 0, 3],
+    ]);
+    const report = assertRolloutBounds(timeline, strategy, tolerance);
+    expect([report.steps.length, report.explained]).toEqual([3, 3]);
+    expect(report.overshoots.map((o) => showPodOvershoot(timeline, o, report.limit))).toEqual([
+      "pods counted 5 > 4 (replicas + maxSurge) for 50ms from +300ms (samples 4–4 of 9)",
+      "pods counted 5 > 4 (replicas + maxSurge) for 20ms from +500ms (samples 7–7 of 9)",
+    ]);
+  });
+
+  test("should fail more overshoots than scale-down steps, each within the tolerance, naming them all", () => {
+    const timeline = rollout([
+      [0, "initial list", 3, 0, 3, 0],
+      [100, "replicaset web-new MODIFIED", 3, 1, 3, 1],
+      [200, "replicaset web-old MODIFIED", 2, 2, 3, 1],
+      [300, "pod n1 ADDED", 2, 2, 3, 2], // explained by web-old 3 → 2
+      [350, "pod o2 MODIFIED", 2, 2, 2, 2],
+      [1_000, "pod x1 ADDED", 2, 2, 3, 2], // a pod nothing lowered: unexplained
+      [1_100, "pod x1 DELETED", 2, 2, 2, 2],
+      [2_000, "pod x2 ADDED", 2, 2, 3, 2], // another
+      [2_100, "pod x2 DELETED", 2, 2, 2, 2],
+    ]);
+    expect(() => assertRolloutBounds(timeline, strategy, tolerance)).toThrowError(BoundViolationError);
+    expect(() => assertRolloutBounds(timeline, strategy, tolerance)).toThrowError(
+      new RegExp(
+        [
+          '"pods counted \\(not terminating\\) <= replicas \\+ maxSurge = 4" exceeded 3 times, more than the 1 tolerated',
+          " \\(one per replica the old ReplicaSets were scaled down by: 1, in 1 step\\(s\\): web-old 3 → 2 at \\+200ms\\):\n",
+          "1\\. exceeded by 1 for 50ms from \\+300ms \\(samples 4–4 of 9\\); peak: counted 5 .*\\[pod n1 ADDED\\]\n",
+          "2\\. exceeded by 1 for 100ms from \\+1s \\(samples 6–6 of 9\\); peak: counted 5 .*\\[pod x1 ADDED\\]\n",
+          "3\\. exceeded by 1 for 100ms from \\+2s .*\\[pod x2 ADDED\\]",
+        ].join(""),
+      ),
+    );
+  });
+
+  test("should tolerate two overshoots after one step of two replicas (two excess pods), and fail a third", () => {
+    const rows: Array<[number, string, number, number, number, number]> = [
+      [0, "initial list", 3, 1, 3, 1],
+      [100, "replicaset web-old MODIFIED", 1, 1, 3, 1], // one step, two excess pods
+      [200, "replicaset web-new MODIFIED", 1, 3, 3, 1],
+      [300, "pod n1 ADDED", 1, 3, 3, 2], // overshoot 1
+      [320, "pod o2 MODIFIED", 1, 3, 2, 2],
+      [400, "pod n2 ADDED", 1, 3, 2, 3], // overshoot 2
+      [420, "pod o1 MODIFIED", 1, 3, 1, 3],
+    ];
+    const report = assertRolloutBounds(rollout(rows), strategy, tolerance);
+    expect([report.steps.length, report.explained, report.overshoots.length]).toEqual([1, 2, 2]);
+    const third: Array<[number, string, number, number, number, number]> = [
+      [500, "pod x ADDED", 1, 3, 2, 3],
+      [520, "pod x DELETED", 1, 3, 1, 3],
+    ];
+    expect(() => assertRolloutBounds(rollout([...rows, ...third]), strategy, tolerance)).toThrowError(
+      "exceeded 3 times, more than the 2 tolerated",
+    );
+  });
+
+  test("should fail an overshoot when no old ReplicaSet was scaled down at all", () => {
+    const timeline = rollout([
+      [0, "initial list", 3, 1, 3, 1],
+      [100, "pod x ADDED", 3, 1, 3, 2],
+      [150, "pod x DELETED", 3, 1, 3, 1],
+    ]);
+    expect(() => assertRolloutBounds(timeline, strategy, tolerance)).toThrowError(
+      "exceeded 1 times, more than the 0 tolerated (one per replica the old ReplicaSets were scaled down by: 0, in 0 step(s))",
+    );
   });
 
   test("should fail what the controllers guarantee with no tolerance: the ReplicaSets' spec.replicas", () => {

@@ -23,9 +23,10 @@ import {
 } from "@kubernetes/client-node";
 import type { TestNamespace } from "../framework/namespace.ts";
 import { log } from "../framework/report.ts";
+import { formatDuration } from "../framework/timeouts.ts";
 import type { Check } from "../framework/wait.ts";
 import { deploymentAvailable, isPodReady, showPod } from "./conditions.ts";
-import { assertBound, assertLimit, type Bound, type Overshoot, Timeline, type Tolerance } from "./timeline.ts";
+import { assertBound, assertLimit, type Bound, type Overshoot, type Sample, Timeline } from "./timeline.ts";
 import { watchObjects } from "./watch.ts";
 
 export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
@@ -180,27 +181,105 @@ export function guaranteedBounds({ replicas, maxSurge, maxUnavailable }: Rolling
   ];
 }
 
+/** One lowering of an old ReplicaSet's spec.replicas, as the watch saw it. */
+export interface ScaleDownStep {
+  /** Index of the sample that first shows the lower spec.replicas, and its time (ms since the timeline began). */
+  sample: number;
+  at: number;
+  replicaSet: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * Every scale-down step of an old ReplicaSet in the timeline: a sample where a ReplicaSet whose revision is
+ * below the newest one present shows a lower spec.replicas than the last sample that had it. A lowering by
+ * several replicas at once is one step; the newest ReplicaSet's own changes are not steps.
+ */
+export function scaleDownSteps(timeline: Timeline<RolloutState>): ScaleDownStep[] {
+  const steps: ScaleDownStep[] = [];
+  const lastSpec = new Map<string, number>();
+  for (const [index, sample] of timeline.samples.entries()) {
+    const revisions = sample.value.replicaSets.map((rs) => Number(rs.revision)).filter((r) => !Number.isNaN(r));
+    const newest = Math.max(...revisions);
+    for (const rs of sample.value.replicaSets) {
+      const before = lastSpec.get(rs.name);
+      lastSpec.set(rs.name, rs.spec);
+      const old = Number(rs.revision) < newest; // NaN (no revision) is never old: fewer steps, never more
+      if (old && before !== undefined && rs.spec < before) {
+        steps.push({ sample: index, at: sample.at, replicaSet: rs.name, from: before, to: rs.spec });
+      }
+    }
+  }
+  return steps;
+}
+
+/** `web-old 3 → 2 at +1.2s`. */
+export function showScaleDownStep(step: ScaleDownStep): string {
+  return `${step.replicaSet} ${step.from} → ${step.to} at +${formatDuration(step.at)}`;
+}
+
+/** What assertRolloutBounds tolerated, for the report. */
+export interface RolloutBoundsReport {
+  /** replicas + maxSurge: the bound on the pods counted. */
+  limit: number;
+  /** The overshoots of the pods counted above `limit` that were tolerated. */
+  overshoots: Overshoot<RolloutState>[];
+  /** The old ReplicaSets' scale-down steps. */
+  steps: ScaleDownStep[];
+  /** How many overshoots the steps explain: one per replica they removed (one per step of one replica). */
+  explained: number;
+}
+
+/** One overshoot per replica the steps removed: each removed replica leaves one excess pod to be marked. */
+export function overshootsExplained(steps: readonly ScaleDownStep[]): number {
+  return steps.reduce((sum, step) => sum + step.from - step.to, 0);
+}
+
+/** `pods counted 5 > 4 (replicas + maxSurge) for 40ms from +300ms (samples 4–4 of 5)`. */
+export function showPodOvershoot(timeline: Timeline<RolloutState>, o: Overshoot<RolloutState>, limit: number): string {
+  const start = timeline.samples[o.first] as Sample<RolloutState>;
+  return (
+    `pods counted ${o.peak.value.counted} > ${limit} (replicas + maxSurge) for ${formatDuration(o.lastedMs)}` +
+    `${o.unresolved ? " (still above at the end)" : ""} from +${formatDuration(start.at)} ` +
+    `(samples ${o.first + 1}–${o.last + 1} of ${timeline.samples.length})`
+  );
+}
+
 /**
  * Checks a rollout's timeline: every guaranteed bound at every event, and the counted pods within replicas +
- * maxSurge except a transient overshoot within `tolerance` (pods follow their ReplicaSets' spec.replicas a
- * moment later). Returns the tolerated overshoots (report them); throws BoundViolationError otherwise.
+ * maxSurge except transient overshoots within `tolerance` (pods follow their ReplicaSets' spec.replicas a
+ * moment later). Only a scale-down of an old ReplicaSet explains an overshoot: its excess pod is marked
+ * terminating an event after the new ReplicaSet's pod appears. So at most one overshoot per scale-down step
+ * is tolerated, or per replica when a step removes several at once (each leaves its own excess pod); more
+ * fail, naming every overshoot and the steps. Returns what was tolerated (report it); throws
+ * BoundViolationError otherwise.
  */
 export function assertRolloutBounds(
   timeline: Timeline<RolloutState>,
   strategy: RollingStrategy,
-  tolerance: Tolerance,
-): Overshoot<RolloutState>[] {
+  tolerance: { by: number; forMs: number },
+): RolloutBoundsReport {
   for (const bound of guaranteedBounds(strategy)) assertBound(timeline, bound);
-  return assertLimit(
+  const limit = strategy.replicas + strategy.maxSurge;
+  const steps = scaleDownSteps(timeline);
+  const explained = overshootsExplained(steps);
+  const shown = steps.map(showScaleDownStep).join(", ");
+  const overshoots = assertLimit(
     timeline,
     {
-      description: `pods counted (not terminating) <= replicas + maxSurge = ${strategy.replicas + strategy.maxSurge}`,
+      description: `pods counted (not terminating) <= replicas + maxSurge = ${limit}`,
       measure: (s) => s.counted,
-      limit: strategy.replicas + strategy.maxSurge,
+      limit,
       show: showRolloutState,
     },
-    tolerance,
+    {
+      ...tolerance,
+      count: explained,
+      why: `one per replica the old ReplicaSets were scaled down by: ${explained}, in ${steps.length} step(s)${shown ? `: ${shown}` : ""}`,
+    },
   );
+  return { limit, overshoots, steps, explained };
 }
 
 export interface WatchedRollout {

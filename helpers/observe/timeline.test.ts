@@ -1,5 +1,10 @@
+/**
+ * Timelines, bounds, limits with a tolerance, and sampling.
+ * On purpose: assertLimit made to ignore the tolerance's count (returning every run within by and forMs)
+ * turned "should tolerate short overshoots only as many times as the tolerance counts" red.
+ */
 import { describe, expect, test } from "vitest";
-import { assertBound, BoundViolationError, extremes, sampleWhile, Timeline } from "./timeline.ts";
+import { assertBound, assertLimit, BoundViolationError, extremes, sampleWhile, Timeline } from "./timeline.ts";
 
 type Counts = { pods: number; ready: number };
 const show = (c: Counts): string => `pods=${c.pods} ready=${c.ready}`;
@@ -34,6 +39,25 @@ describe("timelines and bounds", () => {
         "  +500ms  pods=4 ready=3",
         "> +1s  pods=5 ready=3",
         "  +1.5s  pods=4 ready=4",
+      ].join("\n"),
+    );
+  });
+
+  test("should tolerate short overshoots only as many times as the tolerance counts", () => {
+    const blips = timelineOf([
+      { pods: 4, ready: 3 },
+      { pods: 5, ready: 3 },
+      { pods: 4, ready: 3 },
+      { pods: 5, ready: 3 },
+      { pods: 4, ready: 3 },
+    ]);
+    const limit = { description: "pods <= 4", measure: (c: Counts) => c.pods, limit: 4, show };
+    expect(assertLimit(blips, limit, { by: 1, forMs: 500, count: 2 }).map((r) => r.first)).toEqual([1, 3]);
+    expect(() => assertLimit(blips, limit, { by: 1, forMs: 500, count: 1 })).toThrowError(
+      [
+        'rollout of web: "pods <= 4" exceeded 2 times, more than the 1 tolerated:',
+        "1. exceeded by 1 for 500ms from +500ms (samples 2–2 of 5); peak: pods=5 ready=3",
+        "2. exceeded by 1 for 500ms from +1.5s (samples 4–4 of 5); peak: pods=5 ready=3",
       ].join("\n"),
     );
   });

@@ -98,10 +98,15 @@ export interface Limit<T> {
   show: (value: T) => string;
 }
 
-/** A transient excursion a Limit tolerates: at most `by` above it, for at most `forMs`. */
+/**
+ * A transient excursion a Limit tolerates: at most `by` above it, for at most `forMs`, and at most `count` such
+ * excursions in the whole timeline (`why` says what explains that many, for the failure message).
+ */
 export interface Tolerance {
   by: number;
   forMs: number;
+  count: number;
+  why?: string;
 }
 
 /** A run of consecutive samples above a limit. */
@@ -160,13 +165,14 @@ export function showOvershoot<T>(timeline: Timeline<T>, run: Overshoot<T>): stri
 
 /**
  * Asserts `limit` at every sample, except overshoots within `tolerance` (at most `by` above, back within it
- * in at most `forMs`). Returns the tolerated overshoots, for the report; throws BoundViolationError naming
- * the first overshoot beyond the tolerance with the samples around it. An empty timeline is an error too.
+ * in at most `forMs`, at most `count` of them). Returns the tolerated overshoots, for the report; throws
+ * BoundViolationError naming the first overshoot beyond the tolerance with the samples around it, or every
+ * overshoot when there are more than `count`. An empty timeline is an error too.
  */
 export function assertLimit<T>(
   timeline: Timeline<T>,
   limit: Limit<T>,
-  tolerance: Tolerance = { by: 0, forMs: 0 },
+  tolerance: Tolerance = { by: 0, forMs: 0, count: 0 },
   context = 3,
 ): Overshoot<T>[] {
   const description = limit.description;
@@ -175,7 +181,16 @@ export function assertLimit<T>(
   }
   const runs = overshoots(timeline, limit);
   const beyond = runs.find((r) => r.by > tolerance.by || r.lastedMs > tolerance.forMs || r.unresolved);
-  if (beyond === undefined) return runs;
+  if (beyond === undefined) {
+    if (runs.length <= tolerance.count) return runs;
+    throw new BoundViolationError(
+      redactor.scrub(
+        `${timeline.name}: "${description}" exceeded ${runs.length} times, more than the ${tolerance.count} tolerated` +
+          `${tolerance.why ? ` (${tolerance.why})` : ""}:\n` +
+          runs.map((r, i) => `${i + 1}. ${showOvershoot(timeline, r)}; peak: ${limit.show(r.peak.value)}`).join("\n"),
+      ),
+    );
+  }
   throw new BoundViolationError(
     redactor.scrub(
       `${timeline.name}: "${description}" ${showOvershoot(timeline, beyond)}, beyond the tolerance ` +
