@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { ApiException, type V1Node } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
 import type { Kube } from "../framework/kube.ts";
-import { type GuardedAddress, hostAnswers, hostHttpGet, hostNodeAccess } from "./node-access.ts";
+import { TestbedBrokenError } from "../manifests/prereq.ts";
+import { type GuardedAddress, hostAnswers, hostHttpGet, hostNodeAccess, requireHostNodeAccess } from "./node-access.ts";
 
 const node = (name: string, address: string, ready = true): V1Node => ({
   metadata: { name },
@@ -47,6 +48,26 @@ describe("node access from this host", () => {
         { name: "w1", address: "172.19.0.3" },
       ],
     });
+  });
+
+  test("should skip without a node network elsewhere, and fail on a test bed whose ConfigMap lacks it", async () => {
+    const skip = (note?: string): never => {
+      throw new Error(`skipped: ${note}`);
+    };
+    await expect(
+      requireHostNodeAccess({ kube: kubeWith(undefined, [node("w1", "172.19.0.2")]), skip }),
+    ).rejects.toThrow(/^skipped: no nodeNetwork published/);
+    const brokenTestbed = {
+      core: {
+        readNamespacedConfigMap: async () => ({ data: { images: "local" } }),
+        listNode: async () => ({ items: [node("w1", "172.19.0.2")] }),
+      },
+    } as unknown as Kube;
+    const missing = requireHostNodeAccess({ kube: brokenTestbed, skip });
+    await expect(missing).rejects.toThrowError(TestbedBrokenError);
+    await expect(missing).rejects.toThrowError(
+      /promises its node network .*, and it is missing: no nodeNetwork published/,
+    );
   });
 
   test("should refuse when a node's address is outside the published network, naming it", async () => {

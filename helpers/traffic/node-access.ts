@@ -4,18 +4,19 @@
  *
  * Network safety: requests go only to node addresses inside the node network the test bed publishes in
  * kube-public/k8s-ops-conformance-testbed (the guard is helpers/traffic/network-guard.ts). Without
- * that ConfigMap nothing is sent and `hostNodeAccess` says why, so the test can skip with the reason; an
+ * that ConfigMap nothing is sent and `hostNodeAccess` says why, so the test can skip with the reason
+ * (`requireHostNodeAccess`; on the local test bed, whose ConfigMap lacks the network, it fails instead); an
  * address outside the published network is refused with an error before a packet leaves. hostHttpGet only
  * accepts addresses that went through that check (the GuardedAddress type).
  *
- *   const access = await hostNodeAccess(kube);
- *   if (!access.published) skipBecause({ skip }, access.reason);
+ *   const access = await requireHostNodeAccess({ kube, skip });
  *   await waitFor("...", hostAnswers(access.nodes[0].address, nodePort, "Hello"), T.serviceReachable);
  */
 import type { V1Node } from "@kubernetes/client-node";
 import type { Kube } from "../framework/kube.ts";
 import { T } from "../framework/timeouts.ts";
 import type { Check } from "../framework/wait.ts";
+import { prerequisiteMissing, type SkipContext } from "../manifests/prereq.ts";
 import { type HttpResult, showHttp } from "./exec.ts";
 import { freshGet } from "./host-http.ts";
 import { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./network-guard.ts";
@@ -79,6 +80,13 @@ export async function hostNodeAccess(kube: Kube): Promise<HostNodeAccess> {
     nodeNetwork,
     nodes: named.map((n) => ({ name: n.name, address: n.address as GuardedAddress })),
   };
+}
+
+/** The nodes this host may send requests to; skips the test saying why there are none (fails on the local test bed). */
+export async function requireHostNodeAccess(ctx: SkipContext): Promise<Extract<HostNodeAccess, { published: true }>> {
+  const access = await hostNodeAccess(ctx.kube);
+  if (!access.published) return prerequisiteMissing(ctx, { kind: "node network" }, access.reason);
+  return access;
 }
 
 /** GET http://address:port/path from this host on a fresh connection; status 0 and `error` when no answer came. */

@@ -23,9 +23,10 @@
  *   rollouts on the same 2 cores paused this file's in-cluster prober for 1.2-1.8 s.
  * Requires: 3 nodes a pod of the app can be scheduled on (Ready, not cordoned, no NoSchedule/NoExecute
  *   taint), for every test of this file: the topology spread puts one replica per node, so with fewer none of
- *   the three can become available. Each test skips naming the unusable nodes and why. Requests from this host go only to node
- *   addresses inside the node network the test bed publishes (helpers/traffic/node-access.ts); elsewhere that test is
- *   skipped with the reason.
+ *   the three can become available. Each test skips naming the unusable nodes and why; on the local test bed,
+ *   which promises three schedulable nodes, it fails naming them instead (helpers/manifests/prereq.ts). Requests
+ *   from this host go only to node addresses inside the node network the test bed publishes
+ *   (helpers/traffic/node-access.ts); elsewhere that test is skipped with the reason.
  * On purpose (each made to fail once by a temporary edit): limits equal to requests in
  *   30-deployment.yaml → "pods whose status.qosClass is not Burstable" lists 3 Guaranteed pods; no preStop and
  *   terminationGracePeriodSeconds 0 → FailedRequestsError naming each outage (connection refused); a NodePort
@@ -40,12 +41,12 @@ import { attach, capability, step } from "../../helpers/framework/report.ts";
 import { BOUNDS, formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
-import { requireSchedulableNodes, skipBecause } from "../../helpers/manifests/prereq.ts";
+import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
 import { deploymentAvailable, isPodReady } from "../../helpers/observe/conditions.ts";
 import { restartRollout, rolloutSettled, watchRollout } from "../../helpers/observe/rollout.ts";
 import { assertBound, sampleWhile, Timeline } from "../../helpers/observe/timeline.ts";
 import { exec, type HttpResult, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
-import { hostAnswers, hostNodeAccess, nodeAddresses } from "../../helpers/traffic/node-access.ts";
+import { hostAnswers, nodeAddresses, requireHostNodeAccess } from "../../helpers/traffic/node-access.ts";
 import {
   assertCoverage,
   assertNoFailedRequests,
@@ -161,8 +162,7 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
   test("should answer v1 through the NodePort of every node from outside the cluster", async ({ ns, kube, skip }) => {
     await capability("Workloads", "Production app");
     await requireSchedulableNodes({ kube, skip }, 3);
-    const access = await hostNodeAccess(kube);
-    if (!access.published) skipBecause({ skip }, access.reason);
+    const access = await requireHostNodeAccess({ kube, skip });
     const app = await startApp(ns);
 
     for (const node of access.nodes) {
