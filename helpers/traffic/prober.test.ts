@@ -8,6 +8,7 @@ import {
   assertVersionSwitch,
   blindSpot,
   FailedRequestsError,
+  inClusterNodePortTarget,
   isFailure,
   outages,
   type ProbeRecord,
@@ -225,6 +226,34 @@ describe("version switches", () => {
     const records = [ok(0, "a"), ok(1, "stranger"), ok(2, "b")];
     expect(() => assertVersionSwitch(records, versionOf, { from: "old", to: "new" })).toThrowError(
       /answers from other versions: unknown pod stranger/,
+    );
+  });
+});
+
+describe("the NodePort probed from the prober pod (no node network published)", () => {
+  const address = (name: string, ip: string, notReady = "") => ({
+    name,
+    address: ip,
+    ready: notReady === "",
+    notReady,
+  });
+
+  test("goes to the first Ready node by name, and names the nodes left out", () => {
+    const nodes = [
+      address("w2", "10.0.0.3"),
+      address("cp", "10.0.0.1", "NotReady (Kubelet stopped posting node status)"),
+      address("w1", "10.0.0.2"),
+    ];
+    expect(inClusterNodePortTarget(nodes, 31234)).toEqual({
+      url: "http://10.0.0.2:31234/",
+      node: "w1",
+      leftOut: ["cp (10.0.0.1): NotReady (Kubelet stopped posting node status)"],
+    });
+  });
+
+  test("refuses when no node is Ready, naming them", () => {
+    expect(() => inClusterNodePortTarget([address("cp", "10.0.0.1", "NotReady (Ready=False)")], 31234)).toThrowError(
+      "no Ready node to probe NodePort 31234 on; left out, not Ready: cp (10.0.0.1): NotReady (Ready=False)",
     );
   });
 });

@@ -34,7 +34,7 @@ import { waitFor } from "../framework/wait.ts";
 import { apply } from "../manifests/apply.ts";
 import { podReady } from "../observe/conditions.ts";
 import { exec } from "./exec.ts";
-import { hostNodeAccess, nodeAddresses } from "./node-access.ts";
+import { hostNodeAccess, type NodeAddress, nodeAddresses, readyNodes, showLeftOut } from "./node-access.ts";
 
 export { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./network-guard.ts";
 
@@ -571,9 +571,24 @@ export function proberRate(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
+ * Where the prober pod sends NodePort requests when this host may not: the first Ready node (by name), and the
+ * nodes left out because they are not Ready. Throws, naming them, when no node is Ready.
+ */
+export function inClusterNodePortTarget(
+  nodes: readonly NodeAddress[],
+  nodePort: number,
+): { url: string; node: string; leftOut: string[] } {
+  const { ready, leftOut } = readyNodes([...nodes].sort((a, b) => a.name.localeCompare(b.name)));
+  const [first] = ready;
+  if (first === undefined) throw new Error(`no Ready node to probe NodePort ${nodePort} on; ${showLeftOut(leftOut)}`);
+  return { url: `http://${first.address}:${nodePort}/`, node: first.name, leftOut };
+}
+
+/**
  * Probes Service `service`'s NodePort "from outside": from this host, round-robin over every Ready node's
  * InternalIP, when the network guard allows it (the local test bed); otherwise from the prober pod to the
- * first node's address (an in-cluster request), logged as such.
+ * first Ready node's address (an in-cluster request), logged as such. Either way the log names the nodes
+ * left out because they are not Ready.
  */
 export async function startNodePortProber(
   ns: TestNamespace,
@@ -588,16 +603,20 @@ export async function startNodePortProber(
   const timeoutMs = options.timeoutMs ?? BOUNDS.proberRequestTimeout;
   const access = await hostNodeAccess(ns.kube);
   if (!access.published) {
-    const [first] = await nodeAddresses(ns.kube);
-    log(`${access.reason}; probing the NodePort from the prober pod instead`);
-    return startPodProber(ns, `http://${first?.address}:${nodePort}/`, { name, rate, timeoutMs });
+    const target = inClusterNodePortTarget(await nodeAddresses(ns.kube), nodePort);
+    log(
+      `${access.reason}; probing the NodePort of ${target.node}, the first Ready node, from the prober pod instead; ` +
+        showLeftOut(target.leftOut),
+    );
+    return startPodProber(ns, target.url, { name, rate, timeoutMs });
   }
   const urls = access.nodes.map((n) => `http://${n.address}:${nodePort}/`);
   const source = `${name} (from this host)`;
   const prober = startHostProber(urls, source, rate, timeoutMs);
   ns.defer(`stop prober ${source}`, async () => void (await prober.stop().catch(() => [])));
   log(
-    `prober ${source} started: ${rate} GET/s ${urls.join(", ")} round-robin (inside nodeNetwork ${access.nodeNetwork})`,
+    `prober ${source} started: ${rate} GET/s ${urls.join(", ")} round-robin over the Ready nodes (inside nodeNetwork ` +
+      `${access.nodeNetwork}); ${showLeftOut(access.leftOut)}`,
   );
   return prober;
 }

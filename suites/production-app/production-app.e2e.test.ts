@@ -6,7 +6,8 @@
  *   Its 3 pods MUST run on 3 distinct nodes and MUST have QoS class Burstable in their status. The ClusterIP
  *   Service MUST answer "Hello from Production App v1.0" from a client pod in its namespace by its short name
  *   (`http://production-app/`), its FQDN and its ClusterIP (a failure names the ways that failed), and so
- *   MUST the NodePort on every node (from a client pod, and from outside the cluster: this host).
+ *   MUST the NodePort on every Ready node (from a client pod, and from outside the cluster: this host); a node
+ *   that is not Ready is left out and named in the test's log (the NodePort prober does the same).
  *   Changing only the ConfigMap MUST NOT change the answer: nginx.conf is mounted by subPath, which the
  *   kubelet never refreshes in a running container, and nginx reads its configuration once, at start. The
  *   answer is held at v1 until the change has demonstrably reached the pods (app.env, a plain ConfigMap volume,
@@ -37,7 +38,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { config } from "../../helpers/framework/config.ts";
 import { describe, expect, podSecurity, type TestNamespace, test } from "../../helpers/framework/fixtures.ts";
-import { attach, capability, step } from "../../helpers/framework/report.ts";
+import { attach, capability, log, step } from "../../helpers/framework/report.ts";
 import { BOUNDS, formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
@@ -46,7 +47,12 @@ import { deploymentAvailable, isPodReady } from "../../helpers/observe/condition
 import { restartRollout, rolloutSettled, watchRollout } from "../../helpers/observe/rollout.ts";
 import { assertBound, sampleWhile, Timeline } from "../../helpers/observe/timeline.ts";
 import { exec, type HttpResult, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
-import { hostAnswers, nodeAddresses, requireHostNodeAccess } from "../../helpers/traffic/node-access.ts";
+import {
+  hostAnswers,
+  readyNodeAddresses,
+  requireHostNodeAccess,
+  showLeftOut,
+} from "../../helpers/traffic/node-access.ts";
 import {
   assertCoverage,
   assertNoFailedRequests,
@@ -147,7 +153,15 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
     );
     for (const answer of inside) expect(answer.body.trim(), `body of GET ${APP} from the client pod`).toBe(V1.answer);
 
-    for (const node of await nodeAddresses(kube)) {
+    // A NotReady node's NodePort is not what this checks: only Ready nodes are asked, the others are named.
+    const { ready, leftOut } = await readyNodeAddresses(kube);
+    log(
+      `NodePort ${app.nodePort} checked from the client pod on the ${ready.length} Ready nodes; ${showLeftOut(leftOut)}`,
+    );
+    expect(ready.length, `Ready nodes to check NodePort ${app.nodePort} on; ${showLeftOut(leftOut)}`).toBeGreaterThan(
+      0,
+    );
+    for (const node of ready) {
       const nodeUrl = `http://${node.address}:${app.nodePort}/`;
       await step(`assert: GET ${nodeUrl} (NodePort on ${node.name}) from the client pod answers "${V1.answer}"`, () =>
         waitFor(
@@ -164,6 +178,9 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
     await requireSchedulableNodes({ kube, skip }, 3);
     const access = await requireHostNodeAccess({ kube, skip });
     const app = await startApp(ns);
+    log(
+      `NodePort ${app.nodePort} checked from this host on the ${access.nodes.length} Ready nodes; ${showLeftOut(access.leftOut)}`,
+    );
 
     for (const node of access.nodes) {
       const nodeUrl = `http://${node.address}:${app.nodePort}/`;
