@@ -16,6 +16,8 @@
 import type { V1Node, V1StorageClass, V1Taint, V1Toleration } from "@kubernetes/client-node";
 import { TESTBED_INFO } from "../framework/disruptive.ts";
 import { isNotFound, type Kube } from "../framework/kube.ts";
+import type { TestNamespace } from "../framework/namespace.ts";
+import { PodSecurityRefusedError, podSecuritySkipReason } from "../framework/pod-security.ts";
 import { log } from "../framework/report.ts";
 
 export interface SkipContext {
@@ -170,6 +172,27 @@ export async function prerequisiteMissing(ctx: SkipContext, p: Prerequisite, det
   const verdict = prerequisiteVerdict(p, await testbedFacts(ctx.kube), detail);
   if ("fail" in verdict) throw new TestbedBrokenError(verdict.fail);
   return skipBecause(ctx, verdict.skip);
+}
+
+/**
+ * Pod Security admission refused `what` (a pod, or the pods of a Deployment) with `message`. In a namespace the
+ * scenario labelled privileged the cluster forbids what it needs: the test is skipped with the admission
+ * message. At a lower level the scenario's own manifests break its declaration: PodSecurityRefusedError, a
+ * failure. Outside a test (no ns.skip) it is an error too.
+ */
+export function refusedByPodSecurity(
+  ns: Pick<TestNamespace, "name" | "podSecurity" | "skip">,
+  what: string,
+  message: string,
+): never {
+  if (ns.podSecurity === "privileged" && ns.skip !== undefined) {
+    const skip = ns.skip;
+    return skipBecause({ skip: (note) => skip(note ?? message) }, podSecuritySkipReason(what, message));
+  }
+  throw new PodSecurityRefusedError(
+    `${what} refused by Pod Security admission in namespace ${ns.name}, labelled ${ns.podSecurity ?? "(unknown level)"} ` +
+      `by the scenario's podSecurity(): ${message}`,
+  );
 }
 
 /** Why the node is not Ready (`NotReady (Kubelet stopped posting node status)`); undefined when it is. */
