@@ -1,7 +1,14 @@
+/**
+ * On purpose: with inClusterNodePortTarget taking the first node whatever its state, its two tests failed (cp,
+ * NotReady, probed). With assertAnswersAroundOutage judging only that failures exist (its per-side check
+ * taken out), the prober that never got an answer and the service that never came back passed: both tests
+ * failed.
+ */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, test } from "vitest";
 import {
+  assertAnswersAroundOutage,
   assertCoverage,
   assertNoFailedRequests,
   assertTestbedAddresses,
@@ -10,6 +17,7 @@ import {
   FailedRequestsError,
   inClusterNodePortTarget,
   isFailure,
+  NoAnswerError,
   outages,
   type ProbeRecord,
   parseEndLine,
@@ -197,6 +205,54 @@ describe("analysing prober records", () => {
 
   test("an answer without the X-Pod header counts as failed", () => {
     expect(() => assertNoFailedRequests([ok(0, "")])).toThrowError(/HTTP 200 without X-Pod header/);
+  });
+});
+
+describe("answers around an outage (the Recreate twin)", () => {
+  const workload = (pod: string): boolean => pod.startsWith("web-");
+  const recreate = (source: string) => [
+    ok(0, "web-old", source),
+    ok(10, "web-old", source),
+    refused(20, source),
+    refused(30, source),
+    ok(40, "web-new", source),
+  ];
+
+  test("passes when every prober got answers from the workload before and after its outage", () => {
+    expect(() =>
+      assertAnswersAroundOutage([...recreate("svc"), ...recreate("host")], ["svc", "host"], workload),
+    ).not.toThrow();
+  });
+
+  test("a prober that never got an answer fails, naming it, although it saw an outage", () => {
+    const never = [refused(0, "host"), refused(10, "host"), refused(20, "host")];
+    expect(outages(never)).toHaveLength(1);
+    expect(() => assertAnswersAroundOutage([...recreate("svc"), ...never], ["svc", "host"], workload)).toThrowError(
+      new NoAnswerError(
+        "Expected every prober to get answers from the workload before the outage and after it:\n" +
+          "  host: no HTTP 200 from a pod of the workload before its first failure (+0ms); 0 request(s) there: nothing\n" +
+          "  host: no HTTP 200 from a pod of the workload after its last failure (+20ms); 0 request(s) there: nothing",
+      ),
+    );
+  });
+
+  test("a service that never came back fails; so do answers from pods that are not the workload's", () => {
+    const gone = [ok(0, "web-old"), refused(10), refused(20)];
+    expect(() => assertAnswersAroundOutage(gone, ["svc"], workload)).toThrowError(
+      /svc: no HTTP 200 from a pod of the workload after its last failure \(\+20ms\); 0 request\(s\) there: nothing$/,
+    );
+    const stranger = [ok(0, "web-old"), refused(10), ok(20, "proxy-1"), ok(30, "proxy-2")];
+    expect(() => assertAnswersAroundOutage(stranger, ["svc"], workload)).toThrowError(
+      /after its last failure \(\+10ms\); 2 request\(s\) there: HTTP 200 from proxy-1 ×1, HTTP 200 from proxy-2 ×1$/,
+    );
+  });
+
+  test("no failure, no records, or no prober is never a pass", () => {
+    expect(() => assertAnswersAroundOutage([ok(0, "web-a")], ["svc"], workload)).toThrowError(/svc: no failed request/);
+    expect(() => assertAnswersAroundOutage([ok(0, "web-a")], ["svc", "host"], workload)).toThrowError(
+      /host: recorded nothing/,
+    );
+    expect(() => assertAnswersAroundOutage([], [], workload)).toThrowError(/no prober to judge/);
   });
 });
 

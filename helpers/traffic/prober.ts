@@ -236,6 +236,64 @@ export function assertNoFailedRequests(records: readonly ProbeRecord[], policy: 
   );
 }
 
+export class NoAnswerError extends Error {
+  override name = "NoAnswerError";
+}
+
+/** "HTTP 200 from web-1 ×3, ECONNREFUSED: ... ×2": what some records said, most frequent first. */
+function tally(records: readonly ProbeRecord[]): string {
+  const counts = new Map<string, number>();
+  for (const r of records) counts.set(showRecord(r), (counts.get(showRecord(r)) ?? 0) + 1);
+  const shown = [...counts].sort((a, b) => b[1] - a[1]).map(([what, n]) => `${what} ×${n}`);
+  return shown.length > 4
+    ? `${shown.slice(0, 4).join(", ")}, … ${shown.length - 4} more`
+    : shown.join(", ") || "nothing";
+}
+
+/**
+ * Every prober (`sources`) saw the service on both sides of its outage: its records before its first failed
+ * request, and those after its last one, each hold an answer with HTTP 200 from a pod of the workload
+ * (`isWorkloadPod`). Outages alone prove nothing about a prober that never got an answer (a wrong address,
+ * nothing listening): all its requests fail, which looks like one long outage. Throws NoAnswerError naming
+ * each prober that lacks either side, with what it saw there.
+ */
+export function assertAnswersAroundOutage(
+  records: readonly ProbeRecord[],
+  sources: readonly string[],
+  isWorkloadPod: (pod: string) => boolean,
+): void {
+  if (sources.length === 0) throw new NoAnswerError("no prober to judge, so nothing was checked");
+  const answered = (r: ProbeRecord): boolean => r.status === 200 && r.pod !== "" && isWorkloadPod(r.pod);
+  const start = Math.min(...records.map((r) => r.at));
+  const problems = sources.flatMap((source) => {
+    const mine = byTime(records.filter((r) => r.source === source));
+    const first = mine.findIndex(isFailure);
+    if (mine.length === 0) return [`${source}: recorded nothing`];
+    if (first === -1) return [`${source}: no failed request, so no outage to see answers around`];
+    const last = mine.findLastIndex(isFailure);
+    const sides = [
+      {
+        where: `before its first failure (+${formatDuration((mine[first]?.at ?? start) - start)})`,
+        seen: mine.slice(0, first),
+      },
+      {
+        where: `after its last failure (+${formatDuration((mine[last]?.at ?? start) - start)})`,
+        seen: mine.slice(last + 1),
+      },
+    ];
+    return sides
+      .filter((side) => !side.seen.some(answered))
+      .map(
+        (side) =>
+          `${source}: no HTTP 200 from a pod of the workload ${side.where}; ${side.seen.length} request(s) there: ${tally(side.seen)}`,
+      );
+  });
+  if (problems.length > 0)
+    throw new NoAnswerError(
+      `Expected every prober to get answers from the workload before the outage and after it:\n  ${problems.join("\n  ")}`,
+    );
+}
+
 /** Which version answered over time: consecutive answers of the same version merged, per source. */
 export interface VersionSegment {
   source: string;
