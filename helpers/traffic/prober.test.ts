@@ -2,12 +2,18 @@
  * On purpose: with inClusterNodePortTarget taking the first node whatever its state, its two tests failed (cp,
  * NotReady, probed). With assertAnswersAroundOutage judging only that failures exist (its per-side check
  * taken out), the prober that never got an answer and the service that never came back passed: both tests
- * failed.
+ * failed. With probe-loop.mjs writing its old record line (no version field), the loopback test failed
+ * (version ""); with parseProbeLine's old field split, the three parser tests of the new form failed. With
+ * assertAnsweredVersions' pod check taken out, a new pod serving v1 while old pods still answered passed;
+ * with its cut-over only at the rollout's end, a new pod serving v1 after the last old pod answered passed;
+ * with its version check taken out, answers without a version, v2 before the restart and an old pod after the
+ * end passed: each of those tests failed.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, test } from "vitest";
 import {
+  assertAnsweredVersions,
   assertAnswersAroundOutage,
   assertCoverage,
   assertNoFailedRequests,
@@ -37,6 +43,7 @@ const ok = (at: number, pod: string, source = "svc"): ProbeRecord => ({
   status: 200,
   pod,
   error: "",
+  version: "",
 });
 const refused = (at: number, source = "svc"): ProbeRecord => ({
   source,
@@ -45,6 +52,7 @@ const refused = (at: number, source = "svc"): ProbeRecord => ({
   status: 0,
   pod: "",
   error: "ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80",
+  version: "",
 });
 
 describe("how blind a prober was around an injected outage", () => {
@@ -68,7 +76,19 @@ describe("how blind a prober was around an injected outage", () => {
 });
 
 describe("parsing prober records", () => {
-  test("reads a successful request: start time, latency, status, pod", () => {
+  test("reads a successful request: start time, latency, status, pod, version", () => {
+    expect(parseProbeLine("koc|1700000000123.456|4.5|200|production-app-7c9d4-jkl||v2.0", "svc")).toEqual({
+      source: "svc",
+      at: 1700000000123.456,
+      latencyMs: 4.5,
+      status: 200,
+      pod: "production-app-7c9d4-jkl",
+      error: "",
+      version: "v2.0",
+    });
+  });
+
+  test("reads a line of the older form, without the version field, as an answer without a version", () => {
     expect(parseProbeLine("koc|1700000000123.456|4.5|200|web-7c9d4-jkl|", "svc")).toEqual({
       source: "svc",
       at: 1700000000123.456,
@@ -76,12 +96,19 @@ describe("parsing prober records", () => {
       status: 200,
       pod: "web-7c9d4-jkl",
       error: "",
+      version: "",
     });
   });
 
-  test("reads a failed request with its error and no HTTP status", () => {
-    const record = parseProbeLine("koc|1700000000123.4|1.2|0||ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80", "svc");
-    expect(record).toMatchObject({ status: 0, pod: "", error: "ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80" });
+  test("reads a failed request with its error and no HTTP status, in both forms", () => {
+    const error = "ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80";
+    const failed = { status: 0, pod: "", error, version: "" };
+    expect(parseProbeLine(`koc|1700000000123.4|1.2|0||${error}|`, "svc")).toMatchObject(failed);
+    expect(parseProbeLine(`koc|1700000000123.4|1.2|0||${error}`, "svc")).toMatchObject(failed);
+  });
+
+  test("refuses a line with more fields than the program writes, rather than guessing which is which", () => {
+    expect(parseProbeLine("koc|1700000000123.4|1.2|200|p||v1.0|extra", "svc")).toBeUndefined();
   });
 
   test("ignores other lines and reads the end line", () => {
@@ -98,6 +125,7 @@ describe("the prober program (probe-loop.mjs) against a loopback server", () => 
     const server = createServer((req, res) => {
       connections.add(req.socket);
       res.setHeader("X-Pod", req.headers.host === "web.test:1" ? "wrong" : `pod-${connections.size % 3}`);
+      res.setHeader("X-App-Version", "v1.0|beta");
       res.end("ok");
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -111,7 +139,12 @@ describe("the prober program (probe-loop.mjs) against a loopback server", () => 
     expect(summary?.total).toBeGreaterThan(60);
     expect(summary?.failed).toBe(0);
     expect(connections.size).toBe(records.length);
-    expect(records[0]).toMatchObject({ source: "loopback", status: 200, pod: expect.stringMatching(/^pod-\d$/) });
+    expect(records[0]).toMatchObject({
+      source: "loopback",
+      status: 200,
+      pod: expect.stringMatching(/^pod-\d$/),
+      version: "v1.0 beta", // the program keeps its field separator out of a field
+    });
   }, 20_000);
 
   test("records a refused connection as a failed request", async () => {
@@ -253,6 +286,79 @@ describe("answers around an outage (the Recreate twin)", () => {
       /host: recorded nothing/,
     );
     expect(() => assertAnswersAroundOutage([], [], workload)).toThrowError(/no prober to judge/);
+  });
+});
+
+describe("the version every answer says it is, across a rollout restart", () => {
+  const answer = (at: number, pod: string, version: string, source = "svc"): ProbeRecord => ({
+    ...ok(at, pod, source),
+    version,
+  });
+  const rollout = {
+    from: "v1.0",
+    to: "v2.0",
+    started: 100,
+    completed: 200,
+    sideOf: (pod: string) =>
+      (pod.startsWith("old") ? "from" : pod.startsWith("new") ? "to" : undefined) as "from" | "to" | undefined,
+  };
+  const good = (source = "svc") => [
+    answer(0, "old-a", "v1.0", source),
+    answer(50, "old-b", "v1.0", source),
+    answer(110, "old-a", "v1.0", source),
+    answer(120, "new-a", "v2.0", source),
+    refused(125, source),
+    answer(130, "old-b", "v1.0", source),
+    answer(140, "new-b", "v2.0", source),
+    answer(210, "new-a", "v2.0", source),
+  ];
+
+  test("accepts v1 before, both while old and new pods answer, and v2 once only new pods do", () => {
+    expect(() => assertAnsweredVersions([...good(), ...good("host")], ["svc", "host"], rollout)).not.toThrow();
+  });
+
+  test("a new pod serving the old content after the last old pod answered fails, naming the pod", () => {
+    const records = [...good(), answer(150, "new-b", "v1.0")];
+    expect(() => assertAnsweredVersions(records, ["svc"], rollout)).toThrowError(
+      new VersionSwitchError(
+        "Expected every answer to say v1.0 before the rollout, v1.0 or v2.0 during it, and v2.0 once only new pods answered:\n" +
+          "  svc, once only new pods answered (after +30ms): answers other than v2.0: v1.0 ×1 from new-b, first at +50ms\n" +
+          "  svc: pods answering another version than their ReplicaSet's: v1.0 ×1 from new-b, first at +50ms",
+      ),
+    );
+  });
+
+  test("a new pod serving the old content while old pods still answer fails too: it is not counted as new", () => {
+    const records = [...good(), answer(115, "new-b", "v1.0")];
+    expect(() => assertAnsweredVersions(records, ["svc"], rollout)).toThrowError(
+      /^Expected [^\n]*\n {2}svc: pods answering another version than their ReplicaSet's: v1.0 ×1 from new-b, first at \+15ms$/,
+    );
+  });
+
+  test("an old pod still answering after the rollout completed fails", () => {
+    const records = [...good(), answer(220, "old-a", "v1.0")];
+    expect(() => assertAnsweredVersions(records, ["svc"], rollout)).toThrowError(
+      /once only new pods answered \(after \+100ms\): answers other than v2.0: v1.0 ×1 from old-a, first at \+120ms/,
+    );
+  });
+
+  test("an answer without a version, or v2 before the restart, is never accepted", () => {
+    const unversioned = [...good(), answer(115, "stranger", "")];
+    expect(() => assertAnsweredVersions(unversioned, ["svc"], rollout)).toThrowError(
+      /during the rollout: answers other than v1.0 or v2.0: no version ×1 from stranger, first at \+15ms/,
+    );
+    const early = [answer(10, "old-a", "v2.0"), ...good()];
+    expect(() => assertAnsweredVersions(early, ["svc"], rollout)).toThrowError(
+      /before the rollout: answers other than v1.0: v2.0 ×1 from old-a, first at -90ms/,
+    );
+  });
+
+  test("no answer before the restart or after it, or no prober, is never a pass", () => {
+    const none = good().filter((r) => r.at >= 100 && r.at < 135);
+    expect(() => assertAnsweredVersions(none, ["svc"], rollout)).toThrowError(
+      /svc, before the rollout: no answer, so nothing was judged\n {2}svc, once only new pods answered \(after \+30ms\): no answer, so nothing was judged$/,
+    );
+    expect(() => assertAnsweredVersions(good(), [], rollout)).toThrowError(/no prober to judge/);
   });
 });
 
