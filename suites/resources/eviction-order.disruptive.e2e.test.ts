@@ -18,7 +18,9 @@
  * Prerequisite: a Ready node labelled k8s-ops-conformance/memory-pressure=true whose kubelet enforces
  *   allocatable on pods and evicts at memory.available > 0.7 x its headroom (the local test bed's second
  *   worker: testbed/lifecycle.ts kindConfig). Without such a node the test is skipped with the reason, except on
- *   the local test bed where cluster:up made one (it says so in its ConfigMap), which fails naming it; a
+ *   the local test bed where cluster:up made one (it says so in its ConfigMap), which fails naming it (the
+ *   label taken off the test bed's second worker fails it with TestbedBrokenError "... this cluster has
+ *   none"; helpers/manifests/prereq.test.ts has the rule); a
  *   labelled node is a promise, so one that has no room for the plan within T.cleanup (pods of earlier tests
  *   still leaving) fails the test with planEviction's reason.
  * Not covered: soft thresholds and grace periods, priority classes, the node-level (not allocatable)
