@@ -7,7 +7,7 @@
  * The first matching rule wins. History: KOC_ALLURE_HISTORY (set by `report --history DIR`).
  */
 const ENVIRONMENT =
-  /ServiceAccount \S+\/default exists|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket hang up|cannot reach|Unauthorized|Forbidden|\b40[13]\b|Hook timed out|no answer within|no exit status after|ErrImagePull|ImagePullBackOff|Test timed out/i;
+  /ServiceAccount \S+\/default exists|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket hang up|cannot reach|Unauthorized|Forbidden|\b40[13]\b|Hook timed out|no answer within|no exit status after|ErrImagePull|ImagePullBackOff|Test timed out|the local test bed is broken/i;
 
 export default {
   name: "k8s-ops-conformance",

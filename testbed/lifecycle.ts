@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $, chalk } from "zx";
+import { PRESSURE_NODE_KEY, PRESSURE_NODE_REASON_KEY } from "../helpers/manifests/prereq.ts";
 import { buildKey } from "./build/local-images.ts";
 import {
   CACHE,
@@ -33,6 +34,30 @@ export async function clusterNodes(): Promise<string[]> {
   return out.stdout.split("\n").filter(Boolean).sort();
 }
 
+/** What the memory-pressure node's pods may take of the host's memory (see kindConfig). */
+const PRESSURE_PODS_CAP_MI = 3072;
+
+/**
+ * The host's memory, and why it gets no memory-pressure node (undefined: it gets one): the node needs twice
+ * its pods' cap, and /proc/meminfo (not Linux: none). The suites read the answer from the ConfigMap
+ * publishTestbedInfo writes: where the node is promised, its absence fails the eviction scenario.
+ */
+export function pressureNodeHost(): { hostMi: number; why?: string } {
+  let hostMi = 0;
+  try {
+    const kib = /^MemTotal:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];
+    hostMi = Math.floor(Number(kib ?? 0) / 1024);
+  } catch {
+    return { hostMi, why: "no /proc/meminfo on this host (not Linux): no memory-pressure node" };
+  }
+  if (hostMi < 2 * PRESSURE_PODS_CAP_MI)
+    return {
+      hostMi,
+      why: `the host has ${hostMi} MiB of memory, the memory-pressure node needs ${2 * PRESSURE_PODS_CAP_MI}`,
+    };
+  return { hostMi };
+}
+
 export function kindConfig(): string {
   // Three schedulable nodes like the clusters our users accept: the control plane keeps no taint.
   // failCgroupV1: false is a no-op on 1.34 (its default) and keeps cgroup v1 hosts working on 1.35+.
@@ -45,17 +70,10 @@ export function kindConfig(): string {
   // however much its pods try to allocate, they can never take more than 3 GiB of this machine. kind's own evictionHard
   // disk values (0%) are repeated because the flag replaces the whole map. Worker kubelets take their
   // configuration from the cluster, so the settings are flags (kubeletExtraArgs) on that node only.
-  const podsCapMi = 3072;
   const thresholdMi = 1536;
-  let hostMi = 0;
-  try {
-    const kib = /^MemTotal:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];
-    hostMi = Math.floor(Number(kib ?? 0) / 1024);
-  } catch {
-    // not Linux: no memory-pressure node (the eviction scenario skips, saying why)
-  }
+  const { hostMi, why } = pressureNodeHost();
   const pressureWorker =
-    hostMi >= 2 * podsCapMi
+    why === undefined
       ? `  - role: worker
     labels:
       k8s-ops-conformance/memory-pressure: "true"
@@ -64,7 +82,7 @@ export function kindConfig(): string {
         kind: JoinConfiguration
         nodeRegistration:
           kubeletExtraArgs:
-            system-reserved: "memory=${hostMi - podsCapMi}Mi"
+            system-reserved: "memory=${hostMi - PRESSURE_PODS_CAP_MI}Mi"
             enforce-node-allocatable: "pods"
             eviction-hard: "memory.available<${thresholdMi}Mi,nodefs.available<0%,nodefs.inodesFree<0%,imagefs.available<0%"
             eviction-pressure-transition-period: "30s"
@@ -169,6 +187,7 @@ export async function waitHealthy(timeoutMs = 300_000): Promise<void> {
  */
 export async function publishTestbedInfo(mode: Mode, workloads: Record<string, string> | undefined): Promise<void> {
   const subnet = await kindSubnet();
+  const pressure = pressureNodeHost();
   const cm = (name: string, data: Record<string, string>) => ({
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -181,6 +200,9 @@ export async function publishTestbedInfo(mode: Mode, workloads: Record<string, s
       cluster: CLUSTER,
       images: mode,
       containerdOomScoreAdj: await containerdOomScoreAdj(),
+      // whether kindConfig labelled a memory-pressure node on this host (helpers/manifests/prereq.ts reads it)
+      [PRESSURE_NODE_KEY]: String(pressure.why === undefined),
+      ...(pressure.why === undefined ? {} : { [PRESSURE_NODE_REASON_KEY]: pressure.why }),
     }),
   ];
   if (workloads) items.push(cm(IMAGES_CONFIGMAP, workloads));

@@ -1,5 +1,9 @@
+/**
+ * On purpose: with skipWhileRunning's "ended" check taken out, its test failed (a skip after the body ended went
+ * through, which vitest would have reported as a skipped test whatever its result).
+ */
 import { describe, expect, test } from "vitest";
-import { type AfterTest, afterTest, artifactDir, testTitle } from "./fixtures.ts";
+import { type AfterTest, afterTest, artifactDir, skipWhileRunning, testTitle } from "./fixtures.ts";
 import { CleanupStack } from "./namespace.ts";
 import { titleTags } from "./report.ts";
 
@@ -69,5 +73,25 @@ describe("after a test (the ns fixture's teardown)", () => {
       "cleanup after the test failed:\n  undo 2: the StorageClass is still in use",
     );
     expect(done).toEqual(["undo 2", "undo 1", "delete"]);
+  });
+});
+
+describe("a helper's skip (TestNamespace.skip)", () => {
+  test("skips while the body runs, and refuses once it has ended, so a finished result is never hidden", () => {
+    let ended = false;
+    const notes: string[] = [];
+    const skip = skipWhileRunning(
+      (note?: string): never => {
+        notes.push(note ?? "");
+        throw new Error("skipped");
+      },
+      () => ended,
+    );
+    expect(() => skip("Pod Security refuses hostPath")).toThrowError("skipped");
+    ended = true;
+    expect(() => skip("Pod Security refuses hostPath")).toThrowError(
+      "refused to skip after the test's body ended (it would hide the result): Pod Security refuses hostPath",
+    );
+    expect(notes).toEqual(["Pod Security refuses hostPath"]);
   });
 });

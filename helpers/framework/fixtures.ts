@@ -27,6 +27,7 @@ import {
   scenarioFromFile,
   type TestNamespace,
 } from "./namespace.ts";
+import { podSecuritySkipReason, privilegedNamespaceRefusal } from "./pod-security.ts";
 import { redactor } from "./redact.ts";
 import { log, step, titleTags } from "./report.ts";
 import { T } from "./timeouts.ts";
@@ -115,6 +116,18 @@ export function podSecurity(level: PodSecurityLevel): void {
   fileLevel = level;
 }
 
+/**
+ * The test's skip for helpers (TestNamespace.skip): while the body runs it ends the test as skipped; once the
+ * body has ended (teardown, undo steps) vitest would still turn the finished test into a skip, hiding a failure,
+ * so it throws an error instead.
+ */
+export function skipWhileRunning(skip: (note?: string) => never, ended: () => boolean): (reason: string) => never {
+  return (reason) => {
+    if (ended()) throw new Error(`refused to skip after the test's body ended (it would hide the result): ${reason}`);
+    return skip(reason);
+  };
+}
+
 export const test = vitestTest
   .extend("kube", { scope: "worker" }, async (): Promise<Kube> => connect(config()))
   .extend("ns", async ({ kube, task, signal, skip, onTestFailed }, { onCleanup }): Promise<TestNamespace> => {
@@ -131,7 +144,18 @@ export const test = vitestTest
       log(`skipped: ${verdict.reason}`);
       skip(verdict.reason);
     }
-    const name = await createTestNamespace(kube, scenarioFromFile(task.file.filepath), cfg.runId, title, fileLevel);
+    const level = fileLevel;
+    const name = await createTestNamespace(kube, scenarioFromFile(task.file.filepath), cfg.runId, title, level).catch(
+      (error: unknown) => {
+        // a cluster that forbids the privileged level: the scenario cannot run here, which is a skip
+        const refusal = privilegedNamespaceRefusal(level, error);
+        if (refusal === undefined) throw error;
+        const reason = podSecuritySkipReason(`namespace labelled pod-security.kubernetes.io/enforce=${level}`, refusal);
+        log(`skipped: ${reason}`);
+        return skip(reason);
+      },
+    );
+    let ended = false;
     const undo = new CleanupStack();
     await allure.tags(...titleTags(task.name));
     // Runs after every fixture teardown: the last chance to take Secret values out of the failure.
@@ -139,6 +163,7 @@ export const test = vitestTest
       for (const error of failed.result?.errors ?? []) redactor.scrubError(error);
     });
     onCleanup(() => {
+      ended = true;
       const dir = artifactDir(cfg.reportsDir, task.file.filepath, title);
       return afterTest({
         failed: task.result?.state === "fail",
@@ -161,6 +186,8 @@ export const test = vitestTest
       runId: cfg.runId,
       signal,
       defer: (description, step) => undo.push(description, step),
+      podSecurity: level,
+      skip: skipWhileRunning(skip, () => ended),
     };
   });
 

@@ -118,6 +118,13 @@ export interface TestNamespace {
   readonly signal: AbortSignal;
   /** Registers an undo step, run last-in-first-out after the test and before the namespace is deleted. */
   defer(description: string, undo: () => Promise<void>): void;
+  /** The Pod Security level the namespace is labelled with (the file's podSecurity()); absent outside a test. */
+  readonly podSecurity?: PodSecurityLevel;
+  /**
+   * Ends the test as skipped with `reason` while its body runs (the test's own skip); after the body, a skip
+   * would hide the result, so it throws instead. Absent outside a test (e.g. the canaries' namespace).
+   */
+  readonly skip?: (reason: string) => never;
 }
 
 /** Undo steps in last-in-first-out order; every step runs even when an earlier one fails. */

@@ -1,6 +1,14 @@
+/**
+ * On purpose: with applyObject passing every refusal on untouched (the Pod Security recognition taken out), the
+ * three Pod Security tests failed: the ApiException came through instead of a skip, a PodSecurityRefusedError
+ * naming the declared level, or the error an undo step handles.
+ */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { ApiException } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
+import type { TestNamespace } from "../framework/namespace.ts";
+import { PodSecurityRefusedError } from "../framework/pod-security.ts";
 import { fakeNamespace } from "../framework/testing.ts";
 import { applyObject, loadManifests, MANIFESTS_DIR, manifestFiles, referencedSecrets } from "./apply.ts";
 
@@ -74,5 +82,66 @@ describe("apply", () => {
     await applyObject(ns, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: ns.name } });
     await applyObject(ns, { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: "sc-x" } });
     expect(ns.undo).toEqual(["delete StorageClass/sc-x"]);
+  });
+});
+
+describe("a pod refused by Pod Security admission", () => {
+  const PSA = 'pods "writer" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes (volume "data")';
+  const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "writer" } };
+  /** A namespace whose API refuses every object as Pod Security does, labelled `level`, with the test's skip. */
+  const refusing = (level: "privileged" | "baseline", skipped: string[]): TestNamespace => ({
+    ...fakeNamespace({
+      objects: {
+        patch: async () => {
+          throw new ApiException(403, "HTTP 403", JSON.stringify({ message: PSA, reason: "Forbidden", code: 403 }), {});
+        },
+      } as never,
+    }),
+    podSecurity: level,
+    skip: (reason: string): never => {
+      skipped.push(reason);
+      throw new Error("skipped");
+    },
+  });
+
+  test("skips a privileged scenario with the admission message", async () => {
+    const skipped: string[] = [];
+    await expect(applyObject(refusing("privileged", skipped), pod)).rejects.toThrowError("skipped");
+    expect(skipped).toEqual([
+      `Pod Security forbids what this scenario needs (level privileged, for host access) on this cluster: Pod writer refused: ${PSA}`,
+    ]);
+  });
+
+  test("fails a scenario declared at a lower level: its own manifests break the declaration", async () => {
+    const skipped: string[] = [];
+    await expect(applyObject(refusing("baseline", skipped), pod)).rejects.toThrowError(PodSecurityRefusedError);
+    await expect(applyObject(refusing("baseline", skipped), pod)).rejects.toThrowError(
+      /^Pod writer refused by Pod Security admission in namespace koc-unit-abcde, labelled baseline by the scenario's podSecurity\(\): pods "writer" is forbidden/,
+    );
+    expect(skipped).toEqual([]);
+  });
+
+  test("throws for the caller to handle when asked (an undo step), never skips", async () => {
+    const skipped: string[] = [];
+    await expect(
+      applyObject(refusing("privileged", skipped), pod, { podSecurityRefusal: "throw" }),
+    ).rejects.toThrowError(PodSecurityRefusedError);
+    expect(skipped).toEqual([]);
+  });
+
+  test("passes any other refusal on as it is", async () => {
+    const ns = fakeNamespace({
+      objects: {
+        patch: async () => {
+          throw new ApiException(
+            403,
+            "HTTP 403",
+            JSON.stringify({ message: "pods is forbidden: User cannot create" }),
+            {},
+          );
+        },
+      } as never,
+    });
+    await expect(applyObject({ ...ns, podSecurity: "privileged" }, pod)).rejects.toThrowError(ApiException);
   });
 });

@@ -14,8 +14,10 @@ import { stringify } from "yaml";
 import { runLabels } from "../framework/config.ts";
 import { isNotFound } from "../framework/kube.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
+import { PodSecurityRefusedError, podSecurityRefusal } from "../framework/pod-security.ts";
 import { redactor } from "../framework/redact.ts";
 import { attach, step } from "../framework/report.ts";
+import { refusedByPodSecurity } from "./prereq.ts";
 import {
   isClusterScoped,
   ManifestError,
@@ -66,11 +68,21 @@ export function loadManifests(
   });
 }
 
+export interface ApplyOptions {
+  /**
+   * What a refusal by Pod Security admission does: "skip" (default) skips a privileged scenario with the
+   * admission message and fails any other (prereq.ts refusedByPodSecurity); "throw" throws
+   * PodSecurityRefusedError for the caller to handle (an undo step must never skip).
+   */
+  podSecurityRefusal?: "skip" | "throw";
+}
+
 /** Applies a manifest path (file or folder under manifests/) into `ns`; returns the objects as the server stored them. */
 export async function apply(
   ns: TestNamespace,
   path: string,
   values: Record<string, string> = {},
+  options: ApplyOptions = {},
 ): Promise<KubernetesObject[]> {
   const objects = loadManifests(ns, path, values);
   return step(`apply ${path} (${objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(", ")})`, async () => {
@@ -83,22 +95,27 @@ export async function apply(
     );
     const applied: KubernetesObject[] = [];
     for (const object of objects) {
-      applied.push(await applyObject(ns, object));
+      applied.push(await applyObject(ns, object, options));
     }
     return applied;
   });
 }
 
 /** Server-side applies one prepared object (force: the suite owns every field it sets). */
-export async function applyObject(ns: TestNamespace, object: KubernetesObject): Promise<KubernetesObject> {
-  const applied = await ns.kube.objects.patch(
-    object,
-    undefined,
-    undefined,
-    FIELD_MANAGER,
-    true,
-    PatchStrategy.ServerSideApply,
-  );
+export async function applyObject(
+  ns: TestNamespace,
+  object: KubernetesObject,
+  options: ApplyOptions = {},
+): Promise<KubernetesObject> {
+  const applied = await ns.kube.objects
+    .patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply)
+    .catch((error: unknown) => {
+      const refusal = podSecurityRefusal(error);
+      if (refusal === undefined) throw error;
+      const what = `${object.kind} ${object.metadata?.name}`;
+      if (options.podSecurityRefusal === "throw") throw new PodSecurityRefusedError(`${what}: ${refusal}`);
+      return refusedByPodSecurity(ns, what, refusal);
+    });
   if (isClusterScoped(object)) {
     ns.defer(`delete ${object.kind}/${object.metadata?.name}`, async () => {
       await ns.kube.objects.delete(object, undefined, undefined, undefined, undefined, "Background").catch((error) => {

@@ -1,4 +1,10 @@
+/**
+ * On purpose: with removeOnNode rethrowing the PodSecurityRefusedError, the test of the refused cleanup pod
+ * failed (an undo failure after a test that had been skipped for that very refusal).
+ */
+import { ApiException } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
+import { CleanupStack } from "../framework/namespace.ts";
 import { fakeNamespace } from "../framework/testing.ts";
 import { cleanupPodName, HOST_ROOT, hostDirOf, hostDirRemovedAfterTest } from "./host-path.ts";
 
@@ -20,5 +26,32 @@ describe("hostPath directories of a test", () => {
 
   test("should name cleanup pods after the node", () => {
     expect(cleanupPodName("k8s-ops-conformance-worker2")).toBe("host-dir-cleanup-k8s-ops-conformance-worker2");
+  });
+});
+
+describe("removing a test's hostPath directory where Pod Security refuses hostPath pods", () => {
+  test("removes nothing, and neither skips nor fails: no pod of the namespace could have written there", async () => {
+    const undo = new CleanupStack();
+    const skipped: string[] = [];
+    const message =
+      'pods "host-dir-cleanup-w1" is forbidden: violates PodSecurity "restricted:latest": hostPath volumes';
+    const ns = {
+      ...fakeNamespace({
+        objects: {
+          patch: async () => {
+            throw new ApiException(403, "HTTP 403", JSON.stringify({ message }), {});
+          },
+        } as never,
+      }),
+      defer: (description: string, step: () => Promise<void>) => undo.push(description, step),
+      podSecurity: "privileged" as const,
+      skip: (reason: string): never => {
+        skipped.push(reason);
+        throw new Error("skipped");
+      },
+    };
+    hostDirRemovedAfterTest(ns, ["w1"]);
+    expect(await undo.run()).toEqual([]);
+    expect(skipped).toEqual([]);
   });
 });

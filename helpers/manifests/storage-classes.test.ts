@@ -1,6 +1,12 @@
-import type { V1StorageClass } from "@kubernetes/client-node";
+/**
+ * On purpose: with requireRwxClass skipping as before (ctx.skip for every missing class), the test on the
+ * local test bed failed: a skip where TestbedBrokenError naming cephfs was expected.
+ */
+import { ApiException, type V1StorageClass } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
-import { chooseRwxClass, SHARES_ACROSS_NODES } from "./storage-classes.ts";
+import type { Kube } from "../framework/kube.ts";
+import { TestbedBrokenError } from "./prereq.ts";
+import { chooseRwxClass, requireRwxClass, SHARES_ACROSS_NODES } from "./storage-classes.ts";
 
 const sc = (name: string, provisioner: string, shares?: string): V1StorageClass => ({
   metadata: { name, annotations: shares === undefined ? {} : { [SHARES_ACROSS_NODES]: shares } },
@@ -41,5 +47,44 @@ describe("choosing the ReadWriteMany StorageClass", () => {
     expect(choice).toEqual({
       skip: `no StorageClass is declared to share data across nodes (a CephFS provisioner, or the annotation ${SHARES_ACROSS_NODES}: "true"); name one with --rwx-storage-class. Cluster has: local (kubernetes.io/no-provisioner, ${SHARES_ACROSS_NODES}=maybe), standard (rancher.io/local-path)`,
     });
+  });
+});
+
+describe("a missing ReadWriteMany class on the local test bed", () => {
+  const skip = (note?: string): never => {
+    throw new Error(`skipped: ${note}`);
+  };
+  const kubeWith = (classes: V1StorageClass[], testbed: Record<string, Record<string, string>>): Kube =>
+    ({
+      core: {
+        readNamespacedConfigMap: async ({ name }: { name: string }) => {
+          const data = testbed[name];
+          if (data === undefined) throw new ApiException(404, "not found", {}, {});
+          return { data };
+        },
+      },
+      storage: { listStorageClass: async () => ({ items: classes }) },
+    }) as unknown as Kube;
+
+  test("should fail naming cephfs where cluster:up promises it, and skip where it does not", async () => {
+    const local = {
+      "k8s-ops-conformance-testbed": { images: "local" },
+      "k8s-ops-conformance-cephfs": { state: "failed", reason: "ceph-fuse: mount timed out" },
+    };
+    const missing = requireRwxClass({ kube: kubeWith([standard], local), skip }, undefined);
+    await expect(missing).rejects.toThrowError(TestbedBrokenError);
+    await expect(missing).rejects.toThrowError(
+      /promises StorageClass cephfs .*, and it is missing: no StorageClass is declared to share data across nodes.*; cluster:up reported CephFS failed: ceph-fuse: mount timed out$/,
+    );
+    const stock = {
+      "k8s-ops-conformance-testbed": { images: "stock" },
+      "k8s-ops-conformance-cephfs": { state: "skipped", reason: "CephFS needs the local node image" },
+    };
+    await expect(requireRwxClass({ kube: kubeWith([standard], stock), skip }, undefined)).rejects.toThrowError(
+      /^skipped: no StorageClass is declared .*\(the local test bed does not promise it here: CephFS needs the local node image\)$/,
+    );
+    await expect(requireRwxClass({ kube: kubeWith([standard], {}), skip }, undefined)).rejects.toThrowError(
+      /^skipped: no StorageClass is declared to share data across nodes/,
+    );
   });
 });

@@ -6,11 +6,12 @@
  *   2. it carries the annotation `k8s-ops-conformance/shares-across-nodes: "true"`, else
  *   3. its provisioner is a CephFS provisioner (name containing "cephfs", e.g. cephfs.csi.ceph.com),
  *      unless the annotation says "false".
- * Among several candidates of one rule, the first by name. None: the scenario is skipped with the reason.
+ * Among several candidates of one rule, the first by name. None: the scenario is skipped with the reason, except
+ * on the local test bed, whose StorageClass `cephfs` (rule 3) is part of what `cluster:up` promises: there the
+ * scenario fails, naming what is missing (prereq.ts prerequisiteVerdict).
  */
 import type { V1StorageClass } from "@kubernetes/client-node";
-import type { SkipContext } from "./prereq.ts";
-import { skipBecause } from "./prereq.ts";
+import { prerequisiteMissing, type SkipContext, TESTBED_CEPHFS_CLASS } from "./prereq.ts";
 
 export const SHARES_ACROSS_NODES = "k8s-ops-conformance/shares-across-nodes";
 const CEPHFS_PROVISIONER = /cephfs/i;
@@ -48,13 +49,18 @@ export function chooseRwxClass(classes: readonly V1StorageClass[], explicit: str
   };
 }
 
-/** The class to use, or a skip with the reason; an explicitly named class that does not exist is an error. */
+/**
+ * The class to use, or a skip with the reason (a failure on the local test bed, which promises `cephfs`); an
+ * explicitly named class that does not exist is an error.
+ */
 export async function requireRwxClass(
   ctx: SkipContext,
   explicit: string | undefined,
 ): Promise<{ name: string; why: string }> {
   const choice = chooseRwxClass((await ctx.kube.storage.listStorageClass()).items, explicit);
   if ("error" in choice) throw new Error(choice.error);
-  if ("skip" in choice) return skipBecause(ctx, choice.skip);
+  if ("skip" in choice) {
+    return prerequisiteMissing(ctx, { kind: "StorageClass", name: TESTBED_CEPHFS_CLASS.name }, choice.skip);
+  }
   return choice;
 }

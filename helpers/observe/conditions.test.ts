@@ -1,5 +1,10 @@
+/**
+ * On purpose: with deploymentAvailable's observe no longer reading the ReplicaFailure condition, both Pod
+ * Security tests failed (the observation came back as a Deployment still waiting: a wait would have timed out).
+ */
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
+import { PodSecurityRefusedError } from "../framework/pod-security.ts";
 import { fakeNamespace } from "../framework/testing.ts";
 import { deploymentAvailable, podsReady, showPod } from "./conditions.ts";
 
@@ -77,5 +82,40 @@ describe("conditions", () => {
     expect(check.ok([pod("a", true), pod("b", false)])).toBe(false);
     expect(check.ok([pod("a", true), pod("b", true), pod("c", true)])).toBe(false);
     expect(check.show?.([])).toBe("no pods match app=web");
+  });
+});
+
+describe("a Deployment whose pods Pod Security refuses", () => {
+  const PSA = 'pods "keeper-5d8f7c-x2x9z" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes';
+  const refused = deployment({
+    replicas: 0,
+    conditions: [
+      { type: "Available", status: "False" },
+      { type: "ReplicaFailure", status: "True", reason: "FailedCreate", message: PSA },
+    ],
+  });
+  const namespace = (level: "privileged" | "baseline", skipped: string[]) => ({
+    ...fakeNamespace({ apps: { readNamespacedDeployment: async () => refused } as never }),
+    podSecurity: level,
+    skip: (reason: string): never => {
+      skipped.push(reason);
+      throw new Error("skipped");
+    },
+  });
+
+  test("ends the wait at once: a skip in a privileged scenario, naming the admission message", async () => {
+    const skipped: string[] = [];
+    await expect(deploymentAvailable(namespace("privileged", skipped), "keeper", 1).observe()).rejects.toThrow(
+      "skipped",
+    );
+    expect(skipped).toEqual([expect.stringContaining(`the pods of Deployment keeper refused: ${PSA}`)]);
+  });
+
+  test("a failure at a lower level", async () => {
+    const skipped: string[] = [];
+    await expect(deploymentAvailable(namespace("baseline", skipped), "keeper", 1).observe()).rejects.toThrowError(
+      PodSecurityRefusedError,
+    );
+    expect(skipped).toEqual([]);
   });
 });

@@ -5,7 +5,9 @@
 import type { V1Condition, V1Deployment, V1Pod, V1PodCondition } from "@kubernetes/client-node";
 import { isNotFound } from "../framework/kube.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
+import { replicaFailureByPodSecurity } from "../framework/pod-security.ts";
 import type { Check } from "../framework/wait.ts";
+import { refusedByPodSecurity } from "../manifests/prereq.ts";
 
 type AnyCondition = Pick<V1Condition, "type" | "status" | "reason" | "message"> | V1PodCondition;
 
@@ -53,10 +55,19 @@ export function isPodReady(pod: V1Pod): boolean {
   );
 }
 
-/** The Deployment rolled out: observed the latest generation and `replicas` updated, ready and available. */
+/**
+ * The Deployment rolled out: observed the latest generation and `replicas` updated, ready and available.
+ * Pods that Pod Security admission refuses (its ReplicaFailure condition) end the wait at once: a skip in a
+ * privileged scenario, a failure otherwise (manifests/prereq.ts refusedByPodSecurity), never a timeout.
+ */
 export function deploymentAvailable(ns: TestNamespace, name: string, replicas: number): Check<V1Deployment> {
   return {
-    observe: () => ns.kube.apps.readNamespacedDeployment({ name, namespace: ns.name }),
+    observe: async () => {
+      const d = await ns.kube.apps.readNamespacedDeployment({ name, namespace: ns.name });
+      const refusal = replicaFailureByPodSecurity(d.status?.conditions);
+      if (refusal !== undefined) refusedByPodSecurity(ns, `the pods of Deployment ${name}`, refusal);
+      return d;
+    },
     ok: (d) => {
       const s = d.status ?? {};
       return (

@@ -19,7 +19,9 @@
  * stop file appears, or (without --out) when stdin closes; requests in flight are awaited, then the end
  * line is written.
  *
- * Record line: `koc|<start, epoch ms>|<latency ms>|<HTTP status, 0 when none>|<X-Pod header>|<error>`
+ * Record line: `koc|<start, epoch ms>|<latency ms>|<HTTP status, 0 when none>|<X-Pod header>|<error>|<X-App-Version header>`
+ *   (the last field was added later; a reader takes a line without it as an answer without a version). Fields
+ *   never contain `|`: it is replaced by a space.
  * End line:    `koc-end|<requests started>|<requests skipped because too many were in flight>`
  */
 import { lookup } from "node:dns";
@@ -118,13 +120,13 @@ async function main() {
     const at = now();
     const t0 = performance.now();
     let done = false;
-    /** @param {number} status @param {string} pod @param {string} error */
-    const finish = (status, pod, error) => {
+    /** @param {number} status @param {string} pod @param {string} error @param {string} version */
+    const finish = (status, pod, error, version = "") => {
       if (done) return;
       done = true;
       inFlight--;
       const latency = Math.round((performance.now() - t0) * 10) / 10;
-      pending.push(`koc|${at.toFixed(3)}|${latency}|${status}|${field(pod)}|${field(error)}`);
+      pending.push(`koc|${at.toFixed(3)}|${latency}|${status}|${field(pod)}|${field(error)}|${field(version)}`);
     };
     inFlight++;
     const host = url.hostname.replace(/^\[|\]$/g, "");
@@ -144,7 +146,14 @@ async function main() {
       },
       (res) => {
         res.resume();
-        res.on("end", () => finish(res.statusCode ?? 0, String(res.headers["x-pod"] ?? ""), ""));
+        res.on("end", () =>
+          finish(
+            res.statusCode ?? 0,
+            String(res.headers["x-pod"] ?? ""),
+            "",
+            String(res.headers["x-app-version"] ?? ""),
+          ),
+        );
         res.on("error", (error) => finish(0, "", error.message));
       },
     );

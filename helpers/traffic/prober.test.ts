@@ -1,14 +1,29 @@
+/**
+ * On purpose: with inClusterNodePortTarget taking the first node whatever its state, its two tests failed (cp,
+ * NotReady, probed). With assertAnswersAroundOutage judging only that failures exist (its per-side check
+ * taken out), the prober that never got an answer and the service that never came back passed: both tests
+ * failed. With probe-loop.mjs writing its old record line (no version field), the loopback test failed
+ * (version ""); with parseProbeLine's old field split, the three parser tests of the new form failed. With
+ * assertAnsweredVersions' pod check taken out, a new pod serving v1 while old pods still answered passed;
+ * with its cut-over only at the rollout's end, a new pod serving v1 after the last old pod answered passed;
+ * with its version check taken out, answers without a version, v2 before the restart and an old pod after the
+ * end passed: each of those tests failed.
+ */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, test } from "vitest";
 import {
+  assertAnsweredVersions,
+  assertAnswersAroundOutage,
   assertCoverage,
   assertNoFailedRequests,
   assertTestbedAddresses,
   assertVersionSwitch,
   blindSpot,
   FailedRequestsError,
+  inClusterNodePortTarget,
   isFailure,
+  NoAnswerError,
   outages,
   type ProbeRecord,
   parseEndLine,
@@ -28,6 +43,7 @@ const ok = (at: number, pod: string, source = "svc"): ProbeRecord => ({
   status: 200,
   pod,
   error: "",
+  version: "",
 });
 const refused = (at: number, source = "svc"): ProbeRecord => ({
   source,
@@ -36,6 +52,7 @@ const refused = (at: number, source = "svc"): ProbeRecord => ({
   status: 0,
   pod: "",
   error: "ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80",
+  version: "",
 });
 
 describe("how blind a prober was around an injected outage", () => {
@@ -59,7 +76,19 @@ describe("how blind a prober was around an injected outage", () => {
 });
 
 describe("parsing prober records", () => {
-  test("reads a successful request: start time, latency, status, pod", () => {
+  test("reads a successful request: start time, latency, status, pod, version", () => {
+    expect(parseProbeLine("koc|1700000000123.456|4.5|200|production-app-7c9d4-jkl||v2.0", "svc")).toEqual({
+      source: "svc",
+      at: 1700000000123.456,
+      latencyMs: 4.5,
+      status: 200,
+      pod: "production-app-7c9d4-jkl",
+      error: "",
+      version: "v2.0",
+    });
+  });
+
+  test("reads a line of the older form, without the version field, as an answer without a version", () => {
     expect(parseProbeLine("koc|1700000000123.456|4.5|200|web-7c9d4-jkl|", "svc")).toEqual({
       source: "svc",
       at: 1700000000123.456,
@@ -67,12 +96,19 @@ describe("parsing prober records", () => {
       status: 200,
       pod: "web-7c9d4-jkl",
       error: "",
+      version: "",
     });
   });
 
-  test("reads a failed request with its error and no HTTP status", () => {
-    const record = parseProbeLine("koc|1700000000123.4|1.2|0||ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80", "svc");
-    expect(record).toMatchObject({ status: 0, pod: "", error: "ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80" });
+  test("reads a failed request with its error and no HTTP status, in both forms", () => {
+    const error = "ECONNREFUSED: connect ECONNREFUSED 10.96.0.9:80";
+    const failed = { status: 0, pod: "", error, version: "" };
+    expect(parseProbeLine(`koc|1700000000123.4|1.2|0||${error}|`, "svc")).toMatchObject(failed);
+    expect(parseProbeLine(`koc|1700000000123.4|1.2|0||${error}`, "svc")).toMatchObject(failed);
+  });
+
+  test("refuses a line with more fields than the program writes, rather than guessing which is which", () => {
+    expect(parseProbeLine("koc|1700000000123.4|1.2|200|p||v1.0|extra", "svc")).toBeUndefined();
   });
 
   test("ignores other lines and reads the end line", () => {
@@ -89,6 +125,7 @@ describe("the prober program (probe-loop.mjs) against a loopback server", () => 
     const server = createServer((req, res) => {
       connections.add(req.socket);
       res.setHeader("X-Pod", req.headers.host === "web.test:1" ? "wrong" : `pod-${connections.size % 3}`);
+      res.setHeader("X-App-Version", "v1.0|beta");
       res.end("ok");
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -102,7 +139,12 @@ describe("the prober program (probe-loop.mjs) against a loopback server", () => 
     expect(summary?.total).toBeGreaterThan(60);
     expect(summary?.failed).toBe(0);
     expect(connections.size).toBe(records.length);
-    expect(records[0]).toMatchObject({ source: "loopback", status: 200, pod: expect.stringMatching(/^pod-\d$/) });
+    expect(records[0]).toMatchObject({
+      source: "loopback",
+      status: 200,
+      pod: expect.stringMatching(/^pod-\d$/),
+      version: "v1.0 beta", // the program keeps its field separator out of a field
+    });
   }, 20_000);
 
   test("records a refused connection as a failed request", async () => {
@@ -199,6 +241,127 @@ describe("analysing prober records", () => {
   });
 });
 
+describe("answers around an outage (the Recreate twin)", () => {
+  const workload = (pod: string): boolean => pod.startsWith("web-");
+  const recreate = (source: string) => [
+    ok(0, "web-old", source),
+    ok(10, "web-old", source),
+    refused(20, source),
+    refused(30, source),
+    ok(40, "web-new", source),
+  ];
+
+  test("passes when every prober got answers from the workload before and after its outage", () => {
+    expect(() =>
+      assertAnswersAroundOutage([...recreate("svc"), ...recreate("host")], ["svc", "host"], workload),
+    ).not.toThrow();
+  });
+
+  test("a prober that never got an answer fails, naming it, although it saw an outage", () => {
+    const never = [refused(0, "host"), refused(10, "host"), refused(20, "host")];
+    expect(outages(never)).toHaveLength(1);
+    expect(() => assertAnswersAroundOutage([...recreate("svc"), ...never], ["svc", "host"], workload)).toThrowError(
+      new NoAnswerError(
+        "Expected every prober to get answers from the workload before the outage and after it:\n" +
+          "  host: no HTTP 200 from a pod of the workload before its first failure (+0ms); 0 request(s) there: nothing\n" +
+          "  host: no HTTP 200 from a pod of the workload after its last failure (+20ms); 0 request(s) there: nothing",
+      ),
+    );
+  });
+
+  test("a service that never came back fails; so do answers from pods that are not the workload's", () => {
+    const gone = [ok(0, "web-old"), refused(10), refused(20)];
+    expect(() => assertAnswersAroundOutage(gone, ["svc"], workload)).toThrowError(
+      /svc: no HTTP 200 from a pod of the workload after its last failure \(\+20ms\); 0 request\(s\) there: nothing$/,
+    );
+    const stranger = [ok(0, "web-old"), refused(10), ok(20, "proxy-1"), ok(30, "proxy-2")];
+    expect(() => assertAnswersAroundOutage(stranger, ["svc"], workload)).toThrowError(
+      /after its last failure \(\+10ms\); 2 request\(s\) there: HTTP 200 from proxy-1 ×1, HTTP 200 from proxy-2 ×1$/,
+    );
+  });
+
+  test("no failure, no records, or no prober is never a pass", () => {
+    expect(() => assertAnswersAroundOutage([ok(0, "web-a")], ["svc"], workload)).toThrowError(/svc: no failed request/);
+    expect(() => assertAnswersAroundOutage([ok(0, "web-a")], ["svc", "host"], workload)).toThrowError(
+      /host: recorded nothing/,
+    );
+    expect(() => assertAnswersAroundOutage([], [], workload)).toThrowError(/no prober to judge/);
+  });
+});
+
+describe("the version every answer says it is, across a rollout restart", () => {
+  const answer = (at: number, pod: string, version: string, source = "svc"): ProbeRecord => ({
+    ...ok(at, pod, source),
+    version,
+  });
+  const rollout = {
+    from: "v1.0",
+    to: "v2.0",
+    started: 100,
+    completed: 200,
+    sideOf: (pod: string) =>
+      (pod.startsWith("old") ? "from" : pod.startsWith("new") ? "to" : undefined) as "from" | "to" | undefined,
+  };
+  const good = (source = "svc") => [
+    answer(0, "old-a", "v1.0", source),
+    answer(50, "old-b", "v1.0", source),
+    answer(110, "old-a", "v1.0", source),
+    answer(120, "new-a", "v2.0", source),
+    refused(125, source),
+    answer(130, "old-b", "v1.0", source),
+    answer(140, "new-b", "v2.0", source),
+    answer(210, "new-a", "v2.0", source),
+  ];
+
+  test("accepts v1 before, both while old and new pods answer, and v2 once only new pods do", () => {
+    expect(() => assertAnsweredVersions([...good(), ...good("host")], ["svc", "host"], rollout)).not.toThrow();
+  });
+
+  test("a new pod serving the old content after the last old pod answered fails, naming the pod", () => {
+    const records = [...good(), answer(150, "new-b", "v1.0")];
+    expect(() => assertAnsweredVersions(records, ["svc"], rollout)).toThrowError(
+      new VersionSwitchError(
+        "Expected every answer to say v1.0 before the rollout, v1.0 or v2.0 during it, and v2.0 once only new pods answered:\n" +
+          "  svc, once only new pods answered (after +30ms): answers other than v2.0: v1.0 ×1 from new-b, first at +50ms\n" +
+          "  svc: pods answering another version than their ReplicaSet's: v1.0 ×1 from new-b, first at +50ms",
+      ),
+    );
+  });
+
+  test("a new pod serving the old content while old pods still answer fails too: it is not counted as new", () => {
+    const records = [...good(), answer(115, "new-b", "v1.0")];
+    expect(() => assertAnsweredVersions(records, ["svc"], rollout)).toThrowError(
+      /^Expected [^\n]*\n {2}svc: pods answering another version than their ReplicaSet's: v1.0 ×1 from new-b, first at \+15ms$/,
+    );
+  });
+
+  test("an old pod still answering after the rollout completed fails", () => {
+    const records = [...good(), answer(220, "old-a", "v1.0")];
+    expect(() => assertAnsweredVersions(records, ["svc"], rollout)).toThrowError(
+      /once only new pods answered \(after \+100ms\): answers other than v2.0: v1.0 ×1 from old-a, first at \+120ms/,
+    );
+  });
+
+  test("an answer without a version, or v2 before the restart, is never accepted", () => {
+    const unversioned = [...good(), answer(115, "stranger", "")];
+    expect(() => assertAnsweredVersions(unversioned, ["svc"], rollout)).toThrowError(
+      /during the rollout: answers other than v1.0 or v2.0: no version ×1 from stranger, first at \+15ms/,
+    );
+    const early = [answer(10, "old-a", "v2.0"), ...good()];
+    expect(() => assertAnsweredVersions(early, ["svc"], rollout)).toThrowError(
+      /before the rollout: answers other than v1.0: v2.0 ×1 from old-a, first at -90ms/,
+    );
+  });
+
+  test("no answer before the restart or after it, or no prober, is never a pass", () => {
+    const none = good().filter((r) => r.at >= 100 && r.at < 135);
+    expect(() => assertAnsweredVersions(none, ["svc"], rollout)).toThrowError(
+      /svc, before the rollout: no answer, so nothing was judged\n {2}svc, once only new pods answered \(after \+30ms\): no answer, so nothing was judged$/,
+    );
+    expect(() => assertAnsweredVersions(good(), [], rollout)).toThrowError(/no prober to judge/);
+  });
+});
+
 describe("version switches", () => {
   const versionOf = (pod: string): string | undefined => ({ a: "old", b: "new" })[pod];
 
@@ -225,6 +388,34 @@ describe("version switches", () => {
     const records = [ok(0, "a"), ok(1, "stranger"), ok(2, "b")];
     expect(() => assertVersionSwitch(records, versionOf, { from: "old", to: "new" })).toThrowError(
       /answers from other versions: unknown pod stranger/,
+    );
+  });
+});
+
+describe("the NodePort probed from the prober pod (no node network published)", () => {
+  const address = (name: string, ip: string, notReady = "") => ({
+    name,
+    address: ip,
+    ready: notReady === "",
+    notReady,
+  });
+
+  test("goes to the first Ready node by name, and names the nodes left out", () => {
+    const nodes = [
+      address("w2", "10.0.0.3"),
+      address("cp", "10.0.0.1", "NotReady (Kubelet stopped posting node status)"),
+      address("w1", "10.0.0.2"),
+    ];
+    expect(inClusterNodePortTarget(nodes, 31234)).toEqual({
+      url: "http://10.0.0.2:31234/",
+      node: "w1",
+      leftOut: ["cp (10.0.0.1): NotReady (Kubelet stopped posting node status)"],
+    });
+  });
+
+  test("refuses when no node is Ready, naming them", () => {
+    expect(() => inClusterNodePortTarget([address("cp", "10.0.0.1", "NotReady (Ready=False)")], 31234)).toThrowError(
+      "no Ready node to probe NodePort 31234 on; left out, not Ready: cp (10.0.0.1): NotReady (Ready=False)",
     );
   });
 });

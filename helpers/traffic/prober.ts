@@ -1,7 +1,7 @@
 /**
  * Continuous-request probers: HTTP requests on a fixed timetable while something happens (a rollout, a
  * restart), one new connection per request, one record per request (start time, latency, status, the pod
- * that answered). Then assert on them.
+ * that answered, the version it says it serves). Then assert on them.
  *
  *   const inside = await startPodProber(ns, `http://web.${ns.name}.svc/`, { name: "service" });
  *   const outside = await startNodePortProber(ns, "web-nodeport");   // from this host when the guard allows it
@@ -34,7 +34,7 @@ import { waitFor } from "../framework/wait.ts";
 import { apply } from "../manifests/apply.ts";
 import { podReady } from "../observe/conditions.ts";
 import { exec } from "./exec.ts";
-import { hostNodeAccess, nodeAddresses } from "./node-access.ts";
+import { hostNodeAccess, type NodeAddress, nodeAddresses, readyNodes, showLeftOut } from "./node-access.ts";
 
 export { assertTestbedAddresses, TESTBED_CONFIGMAP, testbedNodeNetwork } from "./network-guard.ts";
 
@@ -51,6 +51,11 @@ export interface ProbeRecord {
   pod: string;
   /** The transport error (connection refused, timeout); "" when an answer came back. */
   error: string;
+  /**
+   * The version the answer says it is (X-App-Version header, set by the workload's nginx.conf: the production
+   * app's manifests/production-app/app/10-config.yaml); "" when it carried none.
+   */
+  version: string;
 }
 
 /** A request failed: no HTTP 200, or an answer that did not come from one of the workload's pods. */
@@ -61,11 +66,15 @@ export function isFailure(record: ProbeRecord): boolean {
 export const RECORD_MARK = "koc";
 export const END_MARK = "koc-end";
 
-/** Parses one record line of probe-loop.mjs: `koc|<start epoch ms>|<latency ms>|<status>|<x-pod>|<error>`. */
+/**
+ * Parses one record line of probe-loop.mjs: `koc|<start epoch ms>|<latency ms>|<status>|<x-pod>|<error>|<x-app-version>`.
+ * A line of the older form, without the last field, reads as an answer without a version (""). The program
+ * replaces `|` inside a field, so the fields are exactly the parts.
+ */
 export function parseProbeLine(line: string, source: string): ProbeRecord | undefined {
   const fields = line.split("|");
-  if (fields[0] !== RECORD_MARK || fields.length < 6) return undefined;
-  const [, start = "", latency = "", code = "", pod = "", ...errorParts] = fields;
+  if (fields[0] !== RECORD_MARK || fields.length < 6 || fields.length > 7) return undefined;
+  const [, start = "", latency = "", code = "", pod = "", error = "", version = ""] = fields;
   const at = Number(start);
   if (start === "" || !Number.isFinite(at)) return undefined;
   return {
@@ -74,7 +83,8 @@ export function parseProbeLine(line: string, source: string): ProbeRecord | unde
     latencyMs: Number(latency) || 0,
     status: Number(code) || 0,
     pod: pod.trim(),
-    error: errorParts.join("|").trim(),
+    error: error.trim(),
+    version: version.trim(),
   };
 }
 
@@ -111,7 +121,8 @@ export interface Outage {
 
 export function showRecord(record: ProbeRecord): string {
   if (record.error) return record.error;
-  return `HTTP ${record.status}${record.pod ? ` from ${record.pod}` : " without X-Pod header"}`;
+  const version = record.version ? ` (${record.version})` : "";
+  return `HTTP ${record.status}${record.pod ? ` from ${record.pod}` : " without X-Pod header"}${version}`;
 }
 
 /** The outages of each source, in time order. */
@@ -236,6 +247,64 @@ export function assertNoFailedRequests(records: readonly ProbeRecord[], policy: 
   );
 }
 
+export class NoAnswerError extends Error {
+  override name = "NoAnswerError";
+}
+
+/** "HTTP 200 from web-1 ×3, ECONNREFUSED: ... ×2": what some records said, most frequent first. */
+function tally(records: readonly ProbeRecord[]): string {
+  const counts = new Map<string, number>();
+  for (const r of records) counts.set(showRecord(r), (counts.get(showRecord(r)) ?? 0) + 1);
+  const shown = [...counts].sort((a, b) => b[1] - a[1]).map(([what, n]) => `${what} ×${n}`);
+  return shown.length > 4
+    ? `${shown.slice(0, 4).join(", ")}, … ${shown.length - 4} more`
+    : shown.join(", ") || "nothing";
+}
+
+/**
+ * Every prober (`sources`) saw the service on both sides of its outage: its records before its first failed
+ * request, and those after its last one, each hold an answer with HTTP 200 from a pod of the workload
+ * (`isWorkloadPod`). Outages alone prove nothing about a prober that never got an answer (a wrong address,
+ * nothing listening): all its requests fail, which looks like one long outage. Throws NoAnswerError naming
+ * each prober that lacks either side, with what it saw there.
+ */
+export function assertAnswersAroundOutage(
+  records: readonly ProbeRecord[],
+  sources: readonly string[],
+  isWorkloadPod: (pod: string) => boolean,
+): void {
+  if (sources.length === 0) throw new NoAnswerError("no prober to judge, so nothing was checked");
+  const answered = (r: ProbeRecord): boolean => r.status === 200 && r.pod !== "" && isWorkloadPod(r.pod);
+  const start = Math.min(...records.map((r) => r.at));
+  const problems = sources.flatMap((source) => {
+    const mine = byTime(records.filter((r) => r.source === source));
+    const first = mine.findIndex(isFailure);
+    if (mine.length === 0) return [`${source}: recorded nothing`];
+    if (first === -1) return [`${source}: no failed request, so no outage to see answers around`];
+    const last = mine.findLastIndex(isFailure);
+    const sides = [
+      {
+        where: `before its first failure (+${formatDuration((mine[first]?.at ?? start) - start)})`,
+        seen: mine.slice(0, first),
+      },
+      {
+        where: `after its last failure (+${formatDuration((mine[last]?.at ?? start) - start)})`,
+        seen: mine.slice(last + 1),
+      },
+    ];
+    return sides
+      .filter((side) => !side.seen.some(answered))
+      .map(
+        (side) =>
+          `${source}: no HTTP 200 from a pod of the workload ${side.where}; ${side.seen.length} request(s) there: ${tally(side.seen)}`,
+      );
+  });
+  if (problems.length > 0)
+    throw new NoAnswerError(
+      `Expected every prober to get answers from the workload before the outage and after it:\n  ${problems.join("\n  ")}`,
+    );
+}
+
 /** Which version answered over time: consecutive answers of the same version merged, per source. */
 export interface VersionSegment {
   source: string;
@@ -299,6 +368,98 @@ export function assertVersionSwitch(
       `Expected answers to switch from ${expected.from} to ${expected.to}:\n  ${problems.join("\n  ")}`,
     );
   }
+}
+
+/** A rollout from one served version to another, as the answers must show it (assertAnsweredVersions). */
+export interface VersionRollout {
+  /** The versions as the workload names them in its answers (X-App-Version), e.g. "v1.0" and "v2.0". */
+  from: string;
+  to: string;
+  /** Epoch ms: the rollout began (the restart was asked for). */
+  started: number;
+  /** Epoch ms: it was over (only the new ReplicaSet's pods left). */
+  completed: number;
+  /** The side of the rollout a pod belongs to (its ReplicaSet, from a watch); undefined: a pod of neither. */
+  sideOf: (pod: string) => "from" | "to" | undefined;
+}
+
+/** `v1.0 ×37 from production-app-6d9f-abcde, first at +1.2s`: offending answers grouped by version and pod. */
+function showOffenders(offenders: readonly ProbeRecord[], started: number): string {
+  const groups = new Map<string, { count: number; first: number }>();
+  for (const r of offenders) {
+    const key = `${r.version || "no version"} from ${r.pod}`;
+    const group = groups.get(key) ?? { count: 0, first: r.at };
+    group.count++;
+    groups.set(key, group);
+  }
+  const at = (t: number): string =>
+    t < started ? `-${formatDuration(started - t)}` : `+${formatDuration(t - started)}`;
+  const shown = [...groups].map(([key, g]) => `${key.replace(" from", ` ×${g.count} from`)}, first at ${at(g.first)}`);
+  return shown.length > 6 ? `${shown.slice(0, 6).join("; ")}; … ${shown.length - 6} more` : shown.join("; ");
+}
+
+/**
+ * Every answer's version (the X-App-Version it carried, never inferred from the pod), per prober (`sources`):
+ *   - before the rollout started: `from`, and at least one answer;
+ *   - from the moment the rollout completed, or earlier from just after the last answer of a `from` pod (the
+ *     last old pod stopped answering), to the end: `to`, and at least one answer;
+ *   - in between: `from` or `to`; an answer without a version, or with another one, is never accepted;
+ *   - whenever a pod of the new side answers it must say `to`, one of the old side `from`: a new pod serving
+ *     the old content is not counted as new.
+ * Times are relative to `started`. Throws VersionSwitchError naming each prober, phase and offending pod.
+ */
+export function assertAnsweredVersions(
+  records: readonly ProbeRecord[],
+  sources: readonly string[],
+  rollout: VersionRollout,
+): void {
+  if (sources.length === 0) throw new VersionSwitchError("no prober to judge, so nothing was checked");
+  const { from, to, started } = rollout;
+  const problems = sources.flatMap((source) => {
+    const answers = byTime(records.filter((r) => r.source === source && !isFailure(r)));
+    const lastOld = answers.filter((r) => rollout.sideOf(r.pod) === "from").at(-1)?.at ?? Number.NEGATIVE_INFINITY;
+    // only new pods answer once the rollout completed, or from just after the last answer of an old pod
+    const newOnly = (r: ProbeRecord): boolean => r.at >= started && (r.at >= rollout.completed || r.at > lastOld);
+    const since = Math.min(rollout.completed, Math.max(started, lastOld));
+    const phases = [
+      { label: "before the rollout", answers: answers.filter((r) => r.at < started), allowed: [from], required: true },
+      {
+        label: "during the rollout",
+        answers: answers.filter((r) => r.at >= started && !newOnly(r)),
+        allowed: [from, to],
+        required: false,
+      },
+      {
+        label: `once only new pods answered (after +${formatDuration(since - started)})`,
+        answers: answers.filter(newOnly),
+        allowed: [to],
+        required: true,
+      },
+    ];
+    const found = phases.flatMap((phase) => {
+      if (phase.required && phase.answers.length === 0)
+        return [`${source}, ${phase.label}: no answer, so nothing was judged`];
+      const offenders = phase.answers.filter((r) => !phase.allowed.includes(r.version));
+      return offenders.length === 0
+        ? []
+        : [
+            `${source}, ${phase.label}: answers other than ${phase.allowed.join(" or ")}: ${showOffenders(offenders, started)}`,
+          ];
+    });
+    const mismatched = answers.filter((r) => {
+      const side = rollout.sideOf(r.pod);
+      return side !== undefined && r.version !== (side === "from" ? from : to);
+    });
+    if (mismatched.length > 0)
+      found.push(
+        `${source}: pods answering another version than their ReplicaSet's: ${showOffenders(mismatched, started)}`,
+      );
+    return found;
+  });
+  if (problems.length > 0)
+    throw new VersionSwitchError(
+      `Expected every answer to say ${from} before the rollout, ${from} or ${to} during it, and ${to} once only new pods answered:\n  ${problems.join("\n  ")}`,
+    );
 }
 
 export class CoverageError extends Error {
@@ -571,9 +732,24 @@ export function proberRate(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
+ * Where the prober pod sends NodePort requests when this host may not: the first Ready node (by name), and the
+ * nodes left out because they are not Ready. Throws, naming them, when no node is Ready.
+ */
+export function inClusterNodePortTarget(
+  nodes: readonly NodeAddress[],
+  nodePort: number,
+): { url: string; node: string; leftOut: string[] } {
+  const { ready, leftOut } = readyNodes([...nodes].sort((a, b) => a.name.localeCompare(b.name)));
+  const [first] = ready;
+  if (first === undefined) throw new Error(`no Ready node to probe NodePort ${nodePort} on; ${showLeftOut(leftOut)}`);
+  return { url: `http://${first.address}:${nodePort}/`, node: first.name, leftOut };
+}
+
+/**
  * Probes Service `service`'s NodePort "from outside": from this host, round-robin over every Ready node's
  * InternalIP, when the network guard allows it (the local test bed); otherwise from the prober pod to the
- * first node's address (an in-cluster request), logged as such.
+ * first Ready node's address (an in-cluster request), logged as such. Either way the log names the nodes
+ * left out because they are not Ready.
  */
 export async function startNodePortProber(
   ns: TestNamespace,
@@ -588,16 +764,20 @@ export async function startNodePortProber(
   const timeoutMs = options.timeoutMs ?? BOUNDS.proberRequestTimeout;
   const access = await hostNodeAccess(ns.kube);
   if (!access.published) {
-    const [first] = await nodeAddresses(ns.kube);
-    log(`${access.reason}; probing the NodePort from the prober pod instead`);
-    return startPodProber(ns, `http://${first?.address}:${nodePort}/`, { name, rate, timeoutMs });
+    const target = inClusterNodePortTarget(await nodeAddresses(ns.kube), nodePort);
+    log(
+      `${access.reason}; probing the NodePort of ${target.node}, the first Ready node, from the prober pod instead; ` +
+        showLeftOut(target.leftOut),
+    );
+    return startPodProber(ns, target.url, { name, rate, timeoutMs });
   }
   const urls = access.nodes.map((n) => `http://${n.address}:${nodePort}/`);
   const source = `${name} (from this host)`;
   const prober = startHostProber(urls, source, rate, timeoutMs);
   ns.defer(`stop prober ${source}`, async () => void (await prober.stop().catch(() => [])));
   log(
-    `prober ${source} started: ${rate} GET/s ${urls.join(", ")} round-robin (inside nodeNetwork ${access.nodeNetwork})`,
+    `prober ${source} started: ${rate} GET/s ${urls.join(", ")} round-robin over the Ready nodes (inside nodeNetwork ` +
+      `${access.nodeNetwork}); ${showLeftOut(access.leftOut)}`,
   );
   return prober;
 }

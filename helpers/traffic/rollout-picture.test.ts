@@ -21,6 +21,7 @@ const record = (at: number, status: number, pod: string): ProbeRecord => ({
   status,
   pod,
   error: "",
+  version: "",
 });
 
 describe("rollout picture", () => {

@@ -6,15 +6,20 @@
  *   Its 3 pods MUST run on 3 distinct nodes and MUST have QoS class Burstable in their status. The ClusterIP
  *   Service MUST answer "Hello from Production App v1.0" from a client pod in its namespace by its short name
  *   (`http://production-app/`), its FQDN and its ClusterIP (a failure names the ways that failed), and so
- *   MUST the NodePort on every node (from a client pod, and from outside the cluster: this host).
+ *   MUST the NodePort on every Ready node (from a client pod, and from outside the cluster: this host); a node
+ *   that is not Ready is left out and named in the test's log (the NodePort prober does the same).
  *   Changing only the ConfigMap MUST NOT change the answer: nginx.conf is mounted by subPath, which the
  *   kubelet never refreshes in a running container, and nginx reads its configuration once, at start. The
  *   answer is held at v1 until the change has demonstrably reached the pods (app.env, a plain ConfigMap volume,
  *   shows the new version), and the subPath file still holds v1 then. `rollout restart` MUST then bring
  *   "Hello from Production App v2.0 - UPDATED!" with no failed request, inside the cluster and through the NodePort.
- *   Which version answered comes from the pods a watch saw (pod-template-hash label → ReplicaSet): an answer
- *   from a pod of neither ReplicaSet is a failure (helpers/traffic/prober.test.ts shows it); each prober MUST
- *   cover the restart (helpers/traffic/prober.ts assertCoverage).
+ *   Every answer's version is recorded: the X-App-Version header nginx.conf sets (the file the pod started
+ *   with). Before the restart every answer MUST say v1.0, while old and new pods answer v1.0 or v2.0, and
+ *   once only new pods answer (after the last answer of an old pod, at the latest when the rollout completed)
+ *   v2.0; a pod of the new ReplicaSet MUST never say v1.0, an answer without a version is a failure
+ *   (helpers/traffic/prober.ts assertAnsweredVersions). Which ReplicaSet a pod belongs to comes from a watch
+ *   (pod-template-hash label): an answer from a pod of neither is a failure; each prober MUST cover the restart
+ *   (assertCoverage).
  * Not covered: the Secret's values inside the container (suites on Secrets cover that), liveness restarts,
  *   the NodePort Service's DNS name (NodePort requests go to node addresses).
  * Serial or disruptive: no; each test has its own namespace and the API assigns the NodePort (the field notes'
@@ -23,30 +28,46 @@
  *   rollouts on the same 2 cores paused this file's in-cluster prober for 1.2-1.8 s.
  * Requires: 3 nodes a pod of the app can be scheduled on (Ready, not cordoned, no NoSchedule/NoExecute
  *   taint), for every test of this file: the topology spread puts one replica per node, so with fewer none of
- *   the three can become available. Each test skips naming the unusable nodes and why. Requests from this host go only to node
- *   addresses inside the node network the test bed publishes (helpers/traffic/node-access.ts); elsewhere that test is
- *   skipped with the reason.
+ *   the three can become available. Each test skips naming the unusable nodes and why; on the local test bed,
+ *   which promises three schedulable nodes, it fails naming them instead (helpers/manifests/prereq.ts). Requests
+ *   from this host go only to node addresses inside the node network the test bed publishes
+ *   (helpers/traffic/node-access.ts); elsewhere that test is skipped with the reason.
  * On purpose (each made to fail once by a temporary edit): limits equal to requests in
  *   30-deployment.yaml → "pods whose status.qosClass is not Burstable" lists 3 Guaranteed pods; no preStop and
  *   terminationGracePeriodSeconds 0 → FailedRequestsError naming each outage (connection refused); a NodePort
  *   Service selecting no pods → timeouts naming the node URL and "ECONNREFUSED"; a pod-template annotation
  *   carrying the config version (the Helm checksum pattern, which does restart pods) → HoldViolationError
- *   "violated after 1.6s: HTTP 200, body: Hello from Production App v2.0 - UPDATED!".
+ *   "violated after 1.6s: HTTP 200, body: Hello from Production App v2.0 - UPDATED!"; the v1 ConfigMap
+ *   applied again just before the restart (`await apply(ns, "production-app/app/10-config.yaml", V1)` before
+ *   restartRollout) → the new pods start with the v1 nginx.conf: VersionSwitchError "once only new pods
+ *   answered ...: answers other than v2.0: v1.0 ×N from production-app-<new hash>-..." and "pods answering
+ *   another version than their ReplicaSet's" (the watch alone counted them v2). Live on the test bed: a worker
+ *   whose kubelet is stopped (`docker exec k8s-ops-conformance-worker systemctl stop kubelet`, NotReady after
+ *   about 40 s) fails every test with TestbedBrokenError "the local test bed is broken: ... unusable:
+ *   k8s-ops-conformance-worker: NotReady (Kubelet stopped posting node status)" instead of skipping them.
+ *   A node made NotReady by a temporary edit of nodeAddress (helpers/traffic/node-access.ts) is left out of
+ *   both NodePort checks and the NodePort prober, each logging "left out, not Ready: <node> (<address>): ...".
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import { config } from "../../helpers/framework/config.ts";
 import { describe, expect, podSecurity, type TestNamespace, test } from "../../helpers/framework/fixtures.ts";
-import { attach, capability, step } from "../../helpers/framework/report.ts";
+import { attach, capability, log, step } from "../../helpers/framework/report.ts";
 import { BOUNDS, formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
-import { requireSchedulableNodes, skipBecause } from "../../helpers/manifests/prereq.ts";
+import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
 import { deploymentAvailable, isPodReady } from "../../helpers/observe/conditions.ts";
 import { restartRollout, rolloutSettled, watchRollout } from "../../helpers/observe/rollout.ts";
 import { assertBound, sampleWhile, Timeline } from "../../helpers/observe/timeline.ts";
 import { exec, type HttpResult, httpAnswers, httpGet, showHttp, startHttpClient } from "../../helpers/traffic/exec.ts";
-import { hostAnswers, hostNodeAccess, nodeAddresses } from "../../helpers/traffic/node-access.ts";
 import {
+  hostAnswers,
+  readyNodeAddresses,
+  requireHostNodeAccess,
+  showLeftOut,
+} from "../../helpers/traffic/node-access.ts";
+import {
+  assertAnsweredVersions,
   assertCoverage,
   assertNoFailedRequests,
   assertVersionSwitch,
@@ -146,7 +167,15 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
     );
     for (const answer of inside) expect(answer.body.trim(), `body of GET ${APP} from the client pod`).toBe(V1.answer);
 
-    for (const node of await nodeAddresses(kube)) {
+    // A NotReady node's NodePort is not what this checks: only Ready nodes are asked, the others are named.
+    const { ready, leftOut } = await readyNodeAddresses(kube);
+    log(
+      `NodePort ${app.nodePort} checked from the client pod on the ${ready.length} Ready nodes; ${showLeftOut(leftOut)}`,
+    );
+    expect(ready.length, `Ready nodes to check NodePort ${app.nodePort} on; ${showLeftOut(leftOut)}`).toBeGreaterThan(
+      0,
+    );
+    for (const node of ready) {
       const nodeUrl = `http://${node.address}:${app.nodePort}/`;
       await step(`assert: GET ${nodeUrl} (NodePort on ${node.name}) from the client pod answers "${V1.answer}"`, () =>
         waitFor(
@@ -161,9 +190,11 @@ describe.concurrent("Production app: ConfigMap, Secret, Burstable replicas sprea
   test("should answer v1 through the NodePort of every node from outside the cluster", async ({ ns, kube, skip }) => {
     await capability("Workloads", "Production app");
     await requireSchedulableNodes({ kube, skip }, 3);
-    const access = await hostNodeAccess(kube);
-    if (!access.published) skipBecause({ skip }, access.reason);
+    const access = await requireHostNodeAccess({ kube, skip });
     const app = await startApp(ns);
+    log(
+      `NodePort ${app.nodePort} checked from this host on the ${access.nodes.length} Ready nodes; ${showLeftOut(access.leftOut)}`,
+    );
 
     for (const node of access.nodes) {
       const nodeUrl = `http://${node.address}:${app.nodePort}/`;
@@ -264,9 +295,10 @@ describe.concurrent("Production app: configuration changes and rollout restart",
       await watched.stop();
       release();
 
-      await step("assert: no request failed, and answers switched from the v1 pods to the new ones", async () => {
-        // Versions come from the pods the watch saw (their pod-template-hash label): an answer from any
-        // other pod is a failure, never counted as v2.
+      await step("assert: no request failed, and every answer said v1, then v1 or v2, then only v2", async () => {
+        // Each answer's version is the X-App-Version it carried (from the nginx.conf its pod started with);
+        // the pods the watch saw (pod-template-hash label) say which ReplicaSet answered: an answer from any
+        // other pod is a failure, and a new pod answering v1 is one, never counted as v2.
         const sets = watched.replicaSets().map((rs) => rs.metadata?.name ?? "?");
         expect(sets, "ReplicaSets of the rollout restart: the v1 one, then exactly one new one").toHaveLength(2);
         const [v1Set, v2Set] = sets;
@@ -281,6 +313,20 @@ describe.concurrent("Production app: configuration changes and rollout restart",
         assertCoverage(records, [restart], probers, BOUNDS.proberGap);
         assertNoFailedRequests(records, { maxFailureRatio: config().maxFailedRequestRatio });
         assertVersionSwitch(records, versionOf, { from: V1.version, to: V2.version });
+        assertAnsweredVersions(
+          records,
+          probers.map((p) => p.source),
+          {
+            from: V1.version,
+            to: V2.version,
+            started: restart.from,
+            completed: restart.to,
+            sideOf: (pod) => {
+              const version = versionOf(pod);
+              return version === V1.version ? "from" : version === V2.version ? "to" : undefined;
+            },
+          },
+        );
       });
       await step(`assert: GET ${url} (ClusterIP) answers "${V2.answer}"`, async () => {
         const answer = await httpGet(ns, app.client, url);

@@ -6,7 +6,10 @@
  *   a new connection each, through the Service's DNS name from a client pod and through the NodePort from
  *   outside the cluster, MUST all succeed (HTTP 200 from one of the Deployment's pods), and in each rollout
  *   the answers MUST switch from the old ReplicaSet's pods to the new one's.
- *   With strategy Recreate, the same change MUST interrupt service, and the prober MUST report the outage.
+ *   With strategy Recreate, the same change MUST interrupt service, and the prober MUST report the outage;
+ *   each prober MUST also have had answers (HTTP 200 from a pod of the Deployment) before its first failed
+ *   request and after its last one: a prober that never got an answer sees nothing but failures, which would
+ *   otherwise pass as an outage.
  * Not covered: long-lived (keep-alive) connections, which a rollout may cut; LoadBalancer Services;
  *   requests slower than the 5 s preStop delay; DNS outages shorter than the probers' 1 s lookup refresh.
  * Resolution: each prober starts KOC_PROBER_RATE requests/s (default 200) on a timetable, a new connection
@@ -39,10 +42,14 @@
  *   FailedRequestsError naming each prober's outage (start, end, failed requests). Removing the preStop delay and readiness probe fails it too (failed requests, each
  *   outage reported). Stopping a prober early (e.g. `KOC_PROBER_RATE=1`) fails coverage with the numbers;
  *   the Recreate twin fails with CoverageError "recorded nothing" when a prober is silent, and with an
- *   assertion on "outages seen" when it sees none. KOC_PROBER_RATE=10 (a request every 100 ms) fails the
+ *   assertion on "outages seen" when it sees none. KOC_ROLLOUTS_SABOTAGE=1 also makes both Services select
+ *   no pod once the Recreate's new pods are Ready (inside its judged window): the service never comes back,
+ *   and the twin fails with NoAnswerError naming each prober: "no HTTP 200 from a pod of the workload after
+ *   its last failure". KOC_PROBER_RATE=10 (a request every 100 ms) fails the
  *   third scenario with CoverageError after 8 outages: no prober watched any, each pause named.
  */
 
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { config, parseBoolean } from "../../helpers/framework/config.ts";
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
@@ -62,6 +69,7 @@ import {
 import { exec } from "../../helpers/traffic/exec.ts";
 import { injectOutage, LateOutageError, OUTAGE_DIR } from "../../helpers/traffic/injected-outage.ts";
 import {
+  assertAnswersAroundOutage,
   assertCoverage,
   assertNoFailedRequests,
   assertVersionSwitch,
@@ -219,11 +227,22 @@ describe("Rolling update under continuous requests", () => {
         await setImage(ns, "web", "nginx", ns.images.nginxNext);
         await waitFor(`deployment ${ns.name}/web recreated`, rolloutSettled(ns, "web", SELECTOR, 3), T.rollout);
       });
+      if (SABOTAGE)
+        await step("sabotage: the Services select no pod any more, so no prober sees the service come back", () =>
+          cutServicesOff(ns, traffic.probers),
+        );
       const end = Date.now();
       const records = await finish("Recreate under requests", traffic, marks);
 
       await step("assert: every prober sent requests throughout the rollout (a silent prober sees no outage)", () =>
         assertCoverage(records, windowsOf(marks, end), traffic.probers, BOUNDS.proberGap),
+      );
+      await step("assert: every prober got HTTP 200 from the workload's pods before the outage and after it", () =>
+        assertAnswersAroundOutage(
+          records,
+          traffic.probers.map((p) => p.source),
+          (pod) => traffic.watched.versionOf(pod) !== undefined,
+        ),
       );
       await step("assert: every prober saw an outage, and assertNoFailedRequests reports it", () => {
         for (const { source } of traffic.probers) {
@@ -290,6 +309,38 @@ describe("Rolling update under continuous requests", () => {
     TRAFFIC_TEST_TIMEOUT,
   );
 });
+
+function latest(a: ProbeRecord | undefined, b: ProbeRecord): ProbeRecord {
+  return a === undefined || b.at > a.at ? b : a;
+}
+
+/**
+ * KOC_ROLLOUTS_SABOTAGE in the Recreate twin: both Services select no pod from now on, and every prober has
+ * recorded that (its latest request started after the change and failed), so after the Recreate outage the
+ * service never comes back for any prober.
+ */
+async function cutServicesOff(ns: TestNamespace, probers: readonly Prober[]): Promise<void> {
+  const cut = Date.now();
+  for (const name of ["web", "web-nodeport"]) {
+    await ns.kube.core.patchNamespacedService(
+      { name, namespace: ns.name, body: { spec: { selector: { app: "koc-sabotage-selects-nothing" } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  }
+  await waitFor(
+    `every prober's requests fail since the Services of ${ns.name} lost their pods`,
+    {
+      // each prober's latest request (by start), and whether it failed
+      observe: () =>
+        Promise.all(probers.map(async (p) => (await p.recent()).reduce<ProbeRecord | undefined>(latest, undefined))),
+      ok: (last) => last.every((r) => r !== undefined && r.at >= cut && isFailure(r)),
+      show: (last) =>
+        last.map((r, i) => `${probers[i]?.source}: latest request ${r ? showRecord(r) : "none"}`).join("; "),
+    },
+    T.serviceReachable,
+    { signal: ns.signal },
+  );
+}
 
 /** What the outage proof injected, and which outages each prober watched (not paused around them). */
 interface OutageProof {

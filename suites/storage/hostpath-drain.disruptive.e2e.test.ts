@@ -9,8 +9,15 @@
  * Not covered: PodDisruptionBudgets, `kubectl drain` itself (DaemonSets, emptyDir flags), local PVs.
  * Serial or disruptive: yes (@disruptive): it cordons a node, which every other test would feel, so it runs
  *   in the serial project, alone; on a cluster other than the local test bed only with --disruptive.
+ * Requires: 2 schedulable nodes (on the local test bed a promise: missing, it fails), and Pod Security level
+ *   privileged for hostPath; where the cluster refuses it (the namespace, or the Deployment's pods: its
+ *   ReplicaFailure condition) the test is skipped with the admission message.
  * On purpose: KOC_STORAGE_SABOTAGE=1 expects the replacement to find the marker (as if hostPath moved with
  *   the pod), so the test fails naming the node the replacement ran on; A is still uncordoned afterwards.
+ *   Pod Security skip: a temporary edit labelling every test namespace baseline
+ *   (helpers/framework/namespace.ts namespaceManifest: podSecurityLabels("baseline")) makes it skip with
+ *   "Pod Security forbids ... violates PodSecurity \"baseline:latest\": hostPath volumes" (the Deployment's pods); a
+ *   ValidatingAdmissionPolicy refusing namespaces labelled enforce=privileged, with the policy's message.
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";

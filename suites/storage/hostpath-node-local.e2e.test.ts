@@ -9,8 +9,15 @@
  * Not covered: the scheduler moving the pod (hostpath-drain.disruptive.e2e.test.ts), hostPath types other
  *   than DirectoryOrCreate, subPath.
  * Serial or disruptive: no; pods are placed by node affinity, nothing cluster-scoped changes.
+ * Requires: 2 schedulable nodes (on the local test bed a promise: missing, it fails), and Pod Security level
+ *   privileged for hostPath; where the cluster refuses it (the namespace, or the pods) the test is skipped with
+ *   the admission message.
  * On purpose: KOC_STORAGE_SABOTAGE=1 places the "node B" pod on node A as well, so it finds the marker and
  *   the test fails naming the node and the content it saw.
+ *   Pod Security skip: a temporary edit labelling every test namespace baseline
+ *   (helpers/framework/namespace.ts namespaceManifest: podSecurityLabels("baseline")) makes it skip with
+ *   "Pod Security forbids ... violates PodSecurity \"baseline:latest\": hostPath volumes" (the pods); a
+ *   ValidatingAdmissionPolicy refusing namespaces labelled enforce=privileged, with the policy's message.
  */
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import { capability, step } from "../../helpers/framework/report.ts";

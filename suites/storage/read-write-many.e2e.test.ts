@@ -7,12 +7,18 @@
  *   each node MUST make this test FAIL (never pass, never skip): the error names the node whose pod did not
  *   see the data. The class: `--rwx-storage-class NAME` / KOC_RWX_STORAGE_CLASS (it must exist), else one
  *   the cluster declares shared: annotation `k8s-ops-conformance/shares-across-nodes: "true"`, else a
- *   CephFS provisioner (helpers/manifests/storage-classes.ts); none: skipped with that reason.
+ *   CephFS provisioner (helpers/manifests/storage-classes.ts); none: skipped with that reason, except on the
+ *   local test bed, whose StorageClass cephfs `cluster:up` promises (with its own images): there it fails.
  * Not covered: ReadOnlyMany, file locking, consistency under concurrent writes to one file, throughput.
  * Serial or disruptive: no; the claim and pods live in the test's namespace.
+ * Requires: Pod Security level privileged (the sabotage's hostPath, the cleanup pods); where the cluster
+ *   refuses it (the namespace, or a pod) the test is skipped with the admission message.
  * On purpose: KOC_STORAGE_SABOTAGE=1 runs it on a StorageClass of its own whose one volume is a hostPath
  *   without node affinity, declared ReadWriteMany (every node mounts its own local directory): the test
  *   fails naming each node whose pod did not see the others' files. The hostPath directories are removed.
+ *   Pod Security skip: a ValidatingAdmissionPolicy refusing namespaces labelled enforce=privileged makes
+ *   it skip with the policy's message (its pods mount a claim, not a hostPath, so namespaces labelled
+ *   baseline alone do not stop it).
  */
 import { config } from "../../helpers/framework/config.ts";
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";

@@ -13,9 +13,16 @@
  *   (spec.volumeName / claimRef set up front), volume expansion.
  * Serial or disruptive: no; each test makes its own volumes, named after its namespace and selected by a
  *   label only its own claims carry, so parallel tests cannot bind each other's.
+ * Requires: a schedulable node (on the local test bed a promise: missing, it fails), and Pod Security level
+ *   privileged for the pods that read the node's directory; where the cluster refuses it (the namespace, or a
+ *   pod) the test is skipped with the admission message (the first two tests start no pod).
  * On purpose: KOC_STORAGE_SABOTAGE=1 labels the volume for no one (the first claim stays Pending: timeout),
  *   makes the "unsatisfiable" claim fit (it binds: hold violated), and gives the retained volume reclaim
  *   policy Delete (it does not stay Released: it becomes Failed or is deleted).
+ *   Pod Security skip: a temporary edit labelling every test namespace baseline
+ *   (helpers/framework/namespace.ts namespaceManifest: podSecurityLabels("baseline")) makes it skip with
+ *   "Pod Security forbids ... violates PodSecurity \"baseline:latest\": hostPath volumes" (the reader pod); a
+ *   ValidatingAdmissionPolicy refusing namespaces labelled enforce=privileged, with the policy's message.
  */
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
