@@ -19,6 +19,7 @@ import { T } from "../../helpers/framework/timeouts.ts";
 import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { requireStorageClass } from "../../helpers/manifests/prereq.ts";
+import { diagnoseClaims, diagnosePodClaims } from "../../helpers/observe/claim-diagnosis.ts";
 import { podReady } from "../../helpers/observe/conditions.ts";
 import { claimEvent, claimPhase, volumeGone, volumePhase } from "../../helpers/observe/volumes.ts";
 import { deletePodThenClaim, newMarker, storageSabotage, writeFile } from "./node-data.ts";
@@ -71,8 +72,12 @@ describe.concurrent("Storage: dynamic provisioning", () => {
     const marker = newMarker(ns);
     const volume = await step("act: a pod uses the claim; assert: bound, writable", async () => {
       await apply(ns, `${M}/pod.yaml`);
-      await waitFor(`pod ${ns.name}/consumer is Ready`, podReady(ns, "consumer"), T.volumeBind + T.podStart);
-      const claim = await waitFor(`claim ${ns.name}/data is Bound`, claimPhase(ns, "data", "Bound"), T.volumeBind);
+      await waitFor(`pod ${ns.name}/consumer is Ready`, podReady(ns, "consumer"), T.volumeBind + T.podStart, {
+        diagnose: () => diagnosePodClaims(ns, "consumer"),
+      });
+      const claim = await waitFor(`claim ${ns.name}/data is Bound`, claimPhase(ns, "data", "Bound"), T.volumeBind, {
+        diagnose: () => diagnoseClaims(ns, ["data"]),
+      });
       const name = claim.spec?.volumeName ?? "";
       if (reclaim !== "Delete")
         ns.defer(`delete volume ${name}`, () => kube.core.deletePersistentVolume({ name }).then(() => {}));

@@ -9,6 +9,7 @@ import { expect, type TestNamespace } from "../../helpers/framework/fixtures.ts"
 import { T } from "../../helpers/framework/timeouts.ts";
 import { waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
+import { diagnosePodClaims } from "../../helpers/observe/claim-diagnosis.ts";
 import { podGone, podReady } from "../../helpers/observe/conditions.ts";
 import { claimGone } from "../../helpers/observe/volumes.ts";
 import { exec } from "../../helpers/traffic/exec.ts";
@@ -66,6 +67,7 @@ export async function startPodOn(
   await apply(ns, manifest, values);
   const pod = await waitFor(`pod ${ns.name}/${values.pod} is Ready`, podReady(ns, values.pod), T.podStart, {
     signal: ns.signal,
+    diagnose: () => diagnosePodClaims(ns, values.pod),
   });
   expect(pod.spec?.nodeName, `node of pod ${ns.name}/${values.pod}`).toBe(values.node);
   return pod;

@@ -30,6 +30,7 @@ import { apply } from "../../helpers/manifests/apply.ts";
 import { hostDirRemovedAfterTest } from "../../helpers/manifests/host-path.ts";
 import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
 import { requireRwxClass } from "../../helpers/manifests/storage-classes.ts";
+import { diagnoseClaims } from "../../helpers/observe/claim-diagnosis.ts";
 import { claimPhase } from "../../helpers/observe/volumes.ts";
 import {
   deletePod,
@@ -107,7 +108,9 @@ describe.concurrent("Storage: ReadWriteMany across nodes", () => {
       async () => {
         await apply(ns, `${M}/claim.yaml`, { storageClass: storageClass.name });
         await Promise.all(sharers.map(({ pod, node }) => startPodOn(ns, `${M}/pod.yaml`, { pod, node })));
-        await waitFor(`claim ${ns.name}/shared is Bound`, claimPhase(ns, "shared", "Bound"), T.volumeBind);
+        await waitFor(`claim ${ns.name}/shared is Bound`, claimPhase(ns, "shared", "Bound"), T.volumeBind, {
+          diagnose: () => diagnoseClaims(ns, ["shared"]),
+        });
       },
     );
 

@@ -32,6 +32,7 @@ import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { hostDirRemovedAfterTest } from "../../helpers/manifests/host-path.ts";
 import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
+import { diagnoseClaims } from "../../helpers/observe/claim-diagnosis.ts";
 import { claimEvent, claimPhase, volumePhase } from "../../helpers/observe/volumes.ts";
 import {
   deletePodThenClaim,
@@ -102,7 +103,9 @@ describe.concurrent("Storage: static PersistentVolume binding", () => {
 
     await step("act: claim 500Mi selecting it", () => claim(ns, "first", "500Mi"));
     const bound = await step("assert: the claim is Bound to that volume, with its 1Gi", async () => {
-      const c = await waitFor(`claim ${ns.name}/first is Bound`, claimPhase(ns, "first", "Bound"), T.volumeBind);
+      const c = await waitFor(`claim ${ns.name}/first is Bound`, claimPhase(ns, "first", "Bound"), T.volumeBind, {
+        diagnose: () => diagnoseClaims(ns, ["first"]),
+      });
       expect(c.spec?.volumeName, `volumeName of claim ${ns.name}/first`).toBe(volume);
       expect(c.status?.capacity?.storage, `capacity of claim ${ns.name}/first`).toBe("1Gi");
       return c;
@@ -153,7 +156,9 @@ describe.concurrent("Storage: static PersistentVolume binding", () => {
     const marker = newMarker(ns);
     await step("arrange: a claim binds it, a pod writes a marker through it", async () => {
       await claim(ns, "data", "500Mi");
-      await waitFor(`claim ${ns.name}/data is Bound`, claimPhase(ns, "data", "Bound"), T.volumeBind);
+      await waitFor(`claim ${ns.name}/data is Bound`, claimPhase(ns, "data", "Bound"), T.volumeBind, {
+        diagnose: () => diagnoseClaims(ns, ["data"]),
+      });
       await startPodOn(ns, `${M}/pod.yaml`, { pod: "writer", node, claim: "data" });
       await writeFile(ns, "writer", "/data/marker", marker);
     });
