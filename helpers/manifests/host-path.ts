@@ -25,8 +25,9 @@ export interface HostDir {
   path: string;
 }
 
-export function hostDirOf(namespace: string): HostDir {
-  return { root: HOST_ROOT, name: namespace, path: `${HOST_ROOT}/${namespace}` };
+/** The test's directory under `root` (HOST_ROOT unless a test needs another, e.g. a sabotage). */
+export function hostDirOf(namespace: string, root: string = HOST_ROOT): HostDir {
+  return { root, name: namespace, path: `${root}/${namespace}` };
 }
 
 /** The cleanup pod's name for a node: `host-dir-cleanup-<node>`, cut to a valid name. */
@@ -72,8 +73,12 @@ async function removeOnNode(ns: TestNamespace, dir: HostDir, node: string): Prom
  * The test's hostPath directory, with its removal on each of `nodes` registered to run after the test,
  * pass or fail. Register it before anything writes there.
  */
-export function hostDirRemovedAfterTest(ns: TestNamespace, nodes: readonly string[]): HostDir {
-  const dir = hostDirOf(ns.name);
+export function hostDirRemovedAfterTest(
+  ns: TestNamespace,
+  nodes: readonly string[],
+  root: string = HOST_ROOT,
+): HostDir {
+  const dir = hostDirOf(ns.name, root);
   ns.defer(`remove hostPath ${dir.path} on ${nodes.join(", ")}`, async () => {
     const results = await Promise.allSettled(nodes.map((node) => removeOnNode(ns, dir, node)));
     const failed = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));

@@ -43,6 +43,11 @@ export const MEMORY_PRESSURE_LABEL = { key: "k8s-ops-conformance/memory-pressure
  */
 export const PRESSURE_NODE_KEY = "memoryPressureNode";
 export const PRESSURE_NODE_REASON_KEY = "memoryPressureNodeReason";
+/**
+ * A directory every node of the test bed mounts from CephFS (testbed/ceph/ceph.ts, koc-cephfs.service): a
+ * hostPath under it is the same directory on every node. Only sabotage switches use it.
+ */
+export const TESTBED_SHARED_MOUNT = "/var/lib/koc-cephfs";
 /** What `cluster:up` makes: one untainted control plane and two workers, all schedulable. */
 export const TESTBED_NODES = 3;
 /** The test bed's ReadWriteMany class (testbed/ceph/ceph.ts), made when it runs its own images. */

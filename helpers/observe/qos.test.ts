@@ -8,6 +8,7 @@ import {
   parseQuantity,
   resourcesOf,
   runtimeOomScoreAdj,
+  withResourcesOfClass,
 } from "./qos.ts";
 
 const GiB = 2 ** 30;
@@ -78,5 +79,31 @@ describe("runtimeOomScoreAdj", () => {
     expect(runtimeOomScoreAdj(GUARANTEED_OOM_SCORE_ADJ, 0)).toBe(0);
     expect(runtimeOomScoreAdj(GUARANTEED_OOM_SCORE_ADJ, -999)).toBe(-997);
     expect(runtimeOomScoreAdj(684, 0)).toBe(684);
+  });
+});
+
+describe("withResourcesOfClass", () => {
+  const pod: V1Pod = {
+    metadata: { name: "p" },
+    spec: {
+      containers: [
+        { name: "a", resources: { requests: { cpu: "100m" }, limits: { cpu: "100m", memory: "64Mi" } } },
+        { name: "b" },
+      ],
+    },
+  };
+
+  test("should give every container the target class's resources, leaving the pod as written", () => {
+    const guaranteed = withResourcesOfClass(pod, "Guaranteed");
+    for (const c of guaranteed.spec?.containers ?? []) expect(c.resources?.requests).toEqual(c.resources?.limits);
+    expect(withResourcesOfClass(pod, "BestEffort").spec?.containers.map((c) => c.resources)).toEqual([{}, {}]);
+    expect(withResourcesOfClass(pod, "Burstable").spec?.containers[1]?.resources).toEqual({
+      requests: { memory: "16Mi" },
+    });
+    expect(pod.spec?.containers[1]?.resources).toBeUndefined();
+  });
+
+  test("should refuse an object that is not a pod", () => {
+    expect(() => withResourcesOfClass({}, "BestEffort")).toThrow("not a pod");
   });
 });

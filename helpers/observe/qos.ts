@@ -5,7 +5,7 @@
  * The kubelet's policy (pkg/kubelet/qos/policy.go): Guaranteed -997, BestEffort 1000, Burstable
  * 1000 - 1000 × memoryRequest / nodeMemoryCapacity, kept within [3, 999] so it never ties either.
  */
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Pod, V1PodSpec, V1ResourceRequirements } from "@kubernetes/client-node";
 import { parseBoolean } from "../framework/config.ts";
 
 export type QosClass = "Guaranteed" | "Burstable" | "BestEffort";
@@ -85,4 +85,21 @@ export function resourcesOf(pod: V1Pod, container: string): string {
  */
 export function resourcesSabotage(env: NodeJS.ProcessEnv = process.env): boolean {
   return parseBoolean("KOC_RESOURCES_SABOTAGE", env.KOC_RESOURCES_SABOTAGE);
+}
+
+/** Resources that give a container `target`'s class: equal requests and limits, a memory request only, or none. */
+const RESOURCES_OF_CLASS: Record<QosClass, V1ResourceRequirements> = {
+  Guaranteed: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "50m", memory: "32Mi" } },
+  Burstable: { requests: { memory: "16Mi" } },
+  BestEffort: {},
+};
+
+/**
+ * The pod with every container's resources replaced so the API computes `target` for it (the resources
+ * sabotage: the cluster then reports another class than the manifest's, and the check must see it).
+ */
+export function withResourcesOfClass<P extends { spec?: V1PodSpec }>(pod: P, target: QosClass): P {
+  if (pod.spec === undefined) throw new Error("withResourcesOfClass: not a pod (no spec)");
+  const containers = pod.spec.containers.map((c) => ({ ...c, resources: structuredClone(RESOURCES_OF_CLASS[target]) }));
+  return { ...pod, spec: { ...pod.spec, containers } };
 }

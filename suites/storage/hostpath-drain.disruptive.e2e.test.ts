@@ -12,8 +12,10 @@
  * Requires: 2 schedulable nodes (on the local test bed a promise: missing, it fails), and Pod Security level
  *   privileged for hostPath; where the cluster refuses it (the namespace, or the Deployment's pods: its
  *   ReplicaFailure condition) the test is skipped with the admission message.
- * On purpose: KOC_STORAGE_SABOTAGE=1 expects the replacement to find the marker (as if hostPath moved with
- *   the pod), so the test fails naming the node the replacement ran on; A is still uncordoned afterwards.
+ * On purpose: KOC_STORAGE_SABOTAGE=1 (local test bed only) puts the hostPath directory under the test bed's
+ *   CephFS mount (TESTBED_SHARED_MOUNT), which every node shares: the data really follows the pod, and the
+ *   test fails on "the marker was written on <A> before the drain", the replacement on B having read it; A is
+ *   still uncordoned afterwards. Elsewhere the switch is an error: no directory is known to be shared.
  *   Pod Security skip: a temporary edit labelling every test namespace baseline
  *   (helpers/framework/namespace.ts namespaceManifest: podSecurityLabels("baseline")) makes it skip with
  *   "Pod Security forbids ... violates PodSecurity \"baseline:latest\": hostPath volumes" (the Deployment's pods); a
@@ -21,6 +23,7 @@
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
+import type { Kube } from "../../helpers/framework/kube.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
 import { capability, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
@@ -28,7 +31,7 @@ import { type Check, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
 import { hostDirRemovedAfterTest } from "../../helpers/manifests/host-path.ts";
 import { cordon, uncordon } from "../../helpers/manifests/nodes.ts";
-import { requireSchedulableNodes } from "../../helpers/manifests/prereq.ts";
+import { requireSchedulableNodes, TESTBED_SHARED_MOUNT, testbedFacts } from "../../helpers/manifests/prereq.ts";
 import { deploymentAvailable, isPodReady, showPod } from "../../helpers/observe/conditions.ts";
 import { newMarker, showView, startPodOn, storageSabotage, viewFile, writeFile } from "./node-data.ts";
 
@@ -47,6 +50,16 @@ function keeperPod(ns: TestNamespace, replaced?: string): Check<V1Pod[]> {
   };
 }
 
+/** The sabotage's hostPath root: a directory all nodes share, which only the local test bed's CephFS gives. */
+async function sharedRootForSabotage(kube: Kube): Promise<string> {
+  const facts = await testbedFacts(kube);
+  if (facts?.cephfs?.state !== "ready")
+    throw new Error(
+      "KOC_STORAGE_SABOTAGE in hostpath-drain needs the local test bed's CephFS mount (state ready), to share the hostPath between nodes",
+    );
+  return TESTBED_SHARED_MOUNT;
+}
+
 describe("Storage: hostPath left behind by a drain", () => {
   test("should not follow the pod when its node is cordoned and the pod evicted @disruptive", async ({
     ns,
@@ -55,7 +68,7 @@ describe("Storage: hostPath left behind by a drain", () => {
   }) => {
     await capability("Storage", "hostPath is node-local");
     const nodes = await requireSchedulableNodes({ kube, skip }, 2);
-    const dir = hostDirRemovedAfterTest(ns, nodes);
+    const dir = hostDirRemovedAfterTest(ns, nodes, SABOTAGE ? await sharedRootForSabotage(kube) : undefined);
     const marker = newMarker(ns);
 
     const [first] = await step("arrange: a one-replica Deployment on a hostPath volume writes a marker", async () => {
@@ -87,8 +100,7 @@ describe("Storage: hostPath left behind by a drain", () => {
 
     const moved = await step(`assert: ${newPod} on ${nodeB} does not find the marker`, async () => {
       const view = await viewFile(ns, newPod, nodeB, FILE);
-      const expected = SABOTAGE ? marker : undefined;
-      expect(view.content, `the marker was written on ${nodeA} before the drain; ${showView(view)}`).toBe(expected);
+      expect(view.content, `the marker was written on ${nodeA} before the drain; ${showView(view)}`).toBeUndefined();
       expect(view.listing, `directory ${dir.path} on ${nodeB} as the container sees it`).toBe("");
       return view;
     });
