@@ -6,15 +6,20 @@
  * trip with the least doubt" failed (offset 23 ms, not 3); with assertClockUsable comparing only |offset|
  * (uncertainty left out), "beyond the bound by its uncertainty" and the default-bounds test passed clocks
  * they must refuse; with toRunnerClock adding the offset instead of subtracting it, a time read on a clock
- * 1 s ahead came out 1 s later, not earlier, in both tests on records.
+ * 1 s ahead came out 1 s later, not earlier, in both tests on records; with measureClock reading its
+ * round trip's `received` before the answer came, the fake pod 250 ms ahead was refused.
  */
+import { EventEmitter } from "node:events";
+import type { Readable, Writable } from "node:stream";
 import { describe, expect, test } from "vitest";
+import { fakeNamespace } from "../framework/testing.ts";
 import {
   assertClockUsable,
   type ClockSample,
   ClockSkewError,
   estimateClock,
   inRunnerClock,
+  measureClock,
   type NodeClock,
   parseReading,
   RUNNER_CLOCK,
@@ -142,5 +147,36 @@ describe("records on this host's clock", () => {
   test("this host's own clock leaves records as they are, and says so", () => {
     expect(inRunnerClock([{ at: T0 }], RUNNER_CLOCK)).toEqual([{ at: T0 }]);
     expect(showClock(RUNNER_CLOCK)).toBe("this host: +0.0ms ± 0.0ms (this host's own clock)");
+  });
+});
+
+/** A namespace whose exec runs a fake clock responder: each line on stdin is answered after 10 ms by `answer()`. */
+function responder(answer: () => string) {
+  const exec = async (...args: unknown[]) => {
+    const stdout = args[4] as Writable;
+    const stdin = args[6] as Readable;
+    stdin.on("data", (chunk: Buffer) => {
+      for (const _ of chunk.toString().split("\n").slice(1)) setTimeout(() => stdout.write(`${answer()}\n`), 10);
+    });
+    return Object.assign(new EventEmitter(), { close: () => {} });
+  };
+  const readNamespacedPod = async () => ({ spec: { containers: [{ name: "c" }] } });
+  return fakeNamespace({ exec: { exec } as never, core: { readNamespacedPod } as never });
+}
+
+describe("measureClock", () => {
+  test("measures a pod 250 ms ahead over round trips on one stream, to within its uncertainty", async () => {
+    const ns = responder(() => ((Date.now() + 250) / 1000).toFixed(6));
+    const clock = await measureClock(ns, "prober", ["responder"], "node w1 (pod prober)", 5);
+    expect(clock.samples).toBe(5);
+    expect(clock.uncertaintyMs).toBeLessThan(50);
+    expect(Math.abs(clock.offsetMs - 250)).toBeLessThanOrEqual(clock.uncertaintyMs + 1);
+  });
+
+  test("a pod whose answers are not readings is ClockSkewError, never an offset of 0", async () => {
+    const ns = responder(() => "1764455000.%N");
+    await expect(measureClock(ns, "web-1", ["responder"], "node w2 (pod web-1)", 3)).rejects.toThrowError(
+      /the clock of node w2 \(pod web-1\) could not be read \(3 round trip\(s\), none with a reading\)/,
+    );
   });
 });
