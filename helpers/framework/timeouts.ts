@@ -146,7 +146,9 @@ export const BOUNDS = {
    * helpers/traffic/clocks.ts); beyond it: ClockSkewError. The outage proof judges the start of a 300 ms
    * outage within its 100 ms margin plus the uncertainties of the prober's clock and of the pods that fire
    * the outage: at 50 ms each, the start may be off by 200 ms, two thirds of the outage, and no looser
-   * window says anything about it. A round trip over an open exec stream takes a few milliseconds.
+   * window says anything about it. A round trip over an open exec stream takes a few milliseconds. It is
+   * also how far a prober's offset may move between its start and its stop beyond both measurements'
+   * uncertainty (assertClockHeld): a record moved by more is as badly placed as one on a clock known no better.
    */
   clockUncertainty: 50,
 } as const;

@@ -7,13 +7,16 @@
  * (uncertainty left out), "beyond the bound by its uncertainty" and the default-bounds test passed clocks
  * they must refuse; with toRunnerClock adding the offset instead of subtracting it, a time read on a clock
  * 1 s ahead came out 1 s later, not earlier, in both tests on records; with measureClock reading its
- * round trip's `received` before the answer came, the fake pod 250 ms ahead was refused.
+ * round trip's `received` before the answer came, the fake pod 250 ms ahead was refused; with
+ * assertClockHeld comparing the offsets without their uncertainties, the 55 ms move within 3 + 2 + 50 ms
+ * was refused.
  */
 import { EventEmitter } from "node:events";
 import type { Readable, Writable } from "node:stream";
 import { describe, expect, test } from "vitest";
 import { fakeNamespace } from "../framework/testing.ts";
 import {
+  assertClockHeld,
   assertClockUsable,
   type ClockSample,
   ClockSkewError,
@@ -121,6 +124,33 @@ describe("assertClockUsable", () => {
     expect(() => assertClockUsable(clock(999, 2))).toThrowError(ClockSkewError);
     expect(() => assertClockUsable(clock(0, 51))).toThrowError(ClockSkewError);
     expect(assertClockUsable(clock(-900, 49)).offsetMs).toBe(-900);
+  });
+});
+
+describe("assertClockHeld", () => {
+  const at = (offsetMs: number, uncertaintyMs = 2): NodeClock => ({
+    where: "node w1",
+    offsetMs,
+    uncertaintyMs,
+    samples: 8,
+  });
+
+  test("an offset that moved by no more than both uncertainties plus the drift allowance holds", () => {
+    expect(() => assertClockHeld(at(500), at(500.4))).not.toThrow();
+    expect(() => assertClockHeld(at(500, 3), at(555, 2), 50)).not.toThrow();
+    expect(() => assertClockHeld(at(500, 3), at(445, 2), 50)).not.toThrow();
+  });
+
+  test("a clock stepped or slewed meanwhile is ClockSkewError naming the node, both offsets and the allowance", () => {
+    expect(() => assertClockHeld(at(500, 3), at(556, 2), 50)).toThrowError(ClockSkewError);
+    expect(() => assertClockHeld(at(0), at(-130))).toThrowError(
+      "the clock of node w1 moved by -130.0ms while its records were taken (from +0.0ms ± 2.0ms to -130.0ms ± 2.0ms), " +
+        "more than the 54.0ms both measurements and BOUNDS.clockUncertainty allow",
+    );
+  });
+
+  test("an unknown second measurement never holds", () => {
+    expect(() => assertClockHeld(at(0), at(Number.NaN))).toThrowError(ClockSkewError);
   });
 });
 

@@ -82,12 +82,16 @@ export function estimateClock(where: string, samples: readonly ClockSample[]): N
   };
 }
 
+/** `+3.2ms ± 0.8ms`: the offset and its uncertainty. */
+function showOffset(clock: NodeClock): string {
+  const ms = (v: number): string => `${Math.abs(v).toFixed(1)}ms`;
+  return `${clock.offsetMs < 0 ? "-" : "+"}${ms(clock.offsetMs)} ± ${ms(clock.uncertaintyMs)}`;
+}
+
 /** `node w1 (pod prober): +3.2ms ± 0.8ms (best of 8 round trips)` */
 export function showClock(clock: NodeClock): string {
-  const sign = clock.offsetMs < 0 ? "-" : "+";
-  const ms = (v: number): string => `${Math.abs(v).toFixed(1)}ms`;
   const how = clock.samples === 0 ? "this host's own clock" : `best of ${clock.samples} round trips`;
-  return `${clock.where}: ${sign}${ms(clock.offsetMs)} ± ${ms(clock.uncertaintyMs)} (${how})`;
+  return `${clock.where}: ${showOffset(clock)} (${how})`;
 }
 
 export interface ClockTolerance {
@@ -117,6 +121,24 @@ export function assertClockUsable(
         "(BOUNDS.clockUncertainty): the round trips to the pod were too slow to place a 300 ms outage",
     );
   return clock;
+}
+
+/**
+ * `after`, the same clock measured again once the records it stamped are in, agrees with `before`, the
+ * measurement they are corrected by: the offsets differ by no more than both uncertainties plus `driftMs`
+ * (BOUNDS.clockUncertainty: a record moved by more is as badly placed as one on a clock known no better).
+ * Otherwise ClockSkewError: the clock was stepped or slewed meanwhile, and one correction would misplace
+ * the records.
+ */
+export function assertClockHeld(before: NodeClock, after: NodeClock, driftMs: number = BOUNDS.clockUncertainty): void {
+  const moved = after.offsetMs - before.offsetMs;
+  const allowed = before.uncertaintyMs + after.uncertaintyMs + driftMs;
+  if (!(Math.abs(moved) <= allowed))
+    throw new ClockSkewError(
+      `the clock of ${before.where} moved by ${moved.toFixed(1)}ms while its records were taken (from ` +
+        `${showOffset(before)} to ${showOffset(after)}), more than the ${allowed.toFixed(1)}ms both measurements ` +
+        "and BOUNDS.clockUncertainty allow: it was stepped or slewed, so no one offset places its records",
+    );
 }
 
 /** A time read on `clock` (epoch ms), on this host's clock. */

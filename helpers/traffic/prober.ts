@@ -24,7 +24,8 @@
  * Every record a Prober returns is on this host's clock. The prober pod stamps its records with its node's
  * clock; startPodProber measures that clock against this host's (helpers/traffic/clocks.ts; beyond
  * BOUNDS.clockSkew or BOUNDS.clockUncertainty: ClockSkewError, an environment error) and returns the records
- * corrected by the offset, so windows cut by this host's Date.now() hold the requests sent in them.
+ * corrected by the offset, so windows cut by this host's Date.now() hold the requests sent in them; stop()
+ * measures the clock again and refuses records whose offset did not hold meanwhile (assertClockHeld).
  * `prober.clock` says by how much, and how certain that is. KOC_PROBER_CLOCK_SHIFT=<ms> shifts the prober
  * pod's clock on purpose (proberClockShift).
  */
@@ -40,7 +41,15 @@ import { BOUNDS, formatDuration, T } from "../framework/timeouts.ts";
 import { waitFor } from "../framework/wait.ts";
 import { apply } from "../manifests/apply.ts";
 import { podReady } from "../observe/conditions.ts";
-import { CLOCK_SAMPLES, inRunnerClock, measureClock, type NodeClock, RUNNER_CLOCK, showClock } from "./clocks.ts";
+import {
+  assertClockHeld,
+  CLOCK_SAMPLES,
+  inRunnerClock,
+  measureClock,
+  type NodeClock,
+  RUNNER_CLOCK,
+  showClock,
+} from "./clocks.ts";
 import { exec } from "./exec.ts";
 import { hostNodeAccess, type NodeAddress, nodeAddresses, readyNodes, showLeftOut } from "./node-access.ts";
 
@@ -655,6 +664,7 @@ export async function startPodProber(ns: TestNamespace, url: string, options: Pr
   log(
     `prober ${source} started: ${rate} GET/s ${url} from pod ${pod}; its records corrected by the clock of ${showClock(clock)}`,
   );
+  let stopped: Promise<ProbeRecord[]> | undefined;
   return {
     source,
     rate,
@@ -664,20 +674,26 @@ export async function startPodProber(ns: TestNamespace, url: string, options: Pr
       if (tail.exitCode !== 0) throw new Error(`reading prober ${source}'s records in ${pod}: ${tail.stderr}`);
       return inRunnerClock(parseProbeLog(tail.stdout, source), clock);
     },
-    stop: async () => {
-      await exec(ns, pod, ["touch", `${file}.stop`]);
-      await waitFor(
-        `prober ${source} in pod ${ns.name}/${pod} stops`,
-        {
-          observe: () => peek(`tail -n 1 ${file}.log`),
-          ok: (t) => t.startsWith(`${END_MARK}|`),
-          show: (t) => `last line: ${t.slice(0, 200) || "(none)"}`,
-        },
-        (options.timeoutMs ?? BOUNDS.proberRequestTimeout) + T.exec, // the last request may take its whole timeout
-        { signal: ns.signal },
-      );
-      const text = (await exec(ns, pod, ["cat", `${file}.log`])).stdout;
-      return inRunnerClock(parseProbeLog(text, source), clock);
+    // once: a scenario stops its probers, and its cleanup stops them again
+    stop: () => {
+      stopped ??= (async () => {
+        await exec(ns, pod, ["touch", `${file}.stop`]);
+        await waitFor(
+          `prober ${source} in pod ${ns.name}/${pod} stops`,
+          {
+            observe: () => peek(`tail -n 1 ${file}.log`),
+            ok: (t) => t.startsWith(`${END_MARK}|`),
+            show: (t) => `last line: ${t.slice(0, 200) || "(none)"}`,
+          },
+          (options.timeoutMs ?? BOUNDS.proberRequestTimeout) + T.exec, // the last request may take its whole timeout
+          { signal: ns.signal },
+        );
+        const text = (await exec(ns, pod, ["cat", `${file}.log`])).stdout;
+        // the offset every record is corrected by must still hold now that the last one is written
+        assertClockHeld(clock, await proberPodClock(ns, pod, shift));
+        return inRunnerClock(parseProbeLog(text, source), clock);
+      })();
+      return stopped;
     },
   };
 }

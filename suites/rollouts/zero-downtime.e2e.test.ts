@@ -25,15 +25,6 @@
  *   request to its last MUST lie around 300 ms (a request that started just before the end may be split off),
  *   its first failed request MUST come within 100 ms plus the clocks' uncertainty of the injected start, and
  *   no request within a second outside that widened span may fail.
- * Clocks: everything is judged on this host's clock. Marks, windows and the host prober's records are read
- *   on it; the in-cluster prober's records (its node's clock) are corrected by that node's offset, and each
- *   web pod's outage files by its node's, both measured when used (helpers/traffic/clocks.ts: round trips
- *   over an open exec stream, offset from the shortest, uncertainty half of it; each logged per node). A
- *   prober's outage is judged only inside the injected span widened by the uncertainty of both clocks and
- *   100 ms (anchoredSpan), never in a fixed window around this host's timestamps. A node whose offset plus
- *   uncertainty exceeds BOUNDS.clockSkew (1 s), or whose uncertainty exceeds BOUNDS.clockUncertainty (50 ms),
- *   fails the scenario with ClockSkewError naming the node, offset, uncertainty and bound: an environment
- *   error, neither a verdict on the rollout nor a pass.
  *   An outage whose files reached a pod after its start is skipped, never judged (a late file is never a
  *   shorter outage), and replaced by one placed further ahead.
  *   A prober the machine paused (> 50 ms without a request start within 100 ms of an outage) did not watch
@@ -42,6 +33,16 @@
  *   Outages are injected until every prober has watched one (at most 8; the log says how many it took, and
  *   each prober's largest pause around each); every outage a prober watched MUST be right, and a prober
  *   that watched none after the eighth fails as CoverageError naming its pauses.
+ * Clocks: everything is judged on this host's clock. Marks, windows and the host prober's records are read
+ *   on it; the in-cluster prober's records (its node's clock) are corrected by that node's offset, and each
+ *   web pod's outage files by its node's, both measured when used (helpers/traffic/clocks.ts: round trips
+ *   over an open exec stream, offset from the shortest, uncertainty half of it; each logged per node). A
+ *   prober's outage is judged only inside the injected span widened by the uncertainty of both clocks and
+ *   100 ms (anchoredSpan), never in a fixed window around this host's timestamps. A node whose offset plus
+ *   uncertainty exceeds BOUNDS.clockSkew (1 s), or whose uncertainty exceeds BOUNDS.clockUncertainty (50 ms),
+ *   fails the scenario with ClockSkewError naming the node, offset, uncertainty and bound: an environment
+ *   error, neither a verdict on the rollout nor a pass; so does a prober whose offset, measured again when
+ *   it stops, moved by more than both uncertainties plus 50 ms (the correction no longer holds).
  * The three scenarios run one after another (six probers at 200 requests/s at once starve a 2-core node),
  *   and on the local test bed they take turns with production-app's restart through the run's traffic
  *   slot (helpers/traffic/traffic-slot.ts): another file's probers and rollout on the same 2 cores paused
