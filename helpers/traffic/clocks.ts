@@ -4,7 +4,8 @@
  * this host's kernel) may be off by any amount. What a pod timestamps (the in-cluster prober's records) or
  * fires by its clock (nginx's injected outage) is converted with its node's offset, measured NTP-style:
  * this host sends a line at `sent`, the pod answers with its clock's reading, this host receives it at
- * `received`; offset = reading − (sent + received) / 2, known to within half the round trip. Several
+ * `received`; offset = reading − (sent + received) / 2, known to within half the round trip (plus 1 ms,
+ * the resolution of Date.now()). Several
  * round trips over one open exec stream; the shortest one wins (the least queueing, the least doubt).
  *
  *   const clock = await measureClock(ns, pod, DATE_CLOCK, "node worker-1 (pod web-abc)");
