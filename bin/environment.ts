@@ -72,6 +72,8 @@ export const VARIABLES: Readonly<Record<string, Check>> = {
   KOC_DISRUPTIVE: flag,
   KOC_RWX_STORAGE_CLASS: (raw, name) => void validateStorageClassName(name, raw),
   KOC_PROBER_RATE: wholeNumber(1, 2000, 200),
+  // Not a suite's switch: every in-cluster prober's clock shifted on purpose (helpers/traffic/prober.ts proberClockShift).
+  KOC_PROBER_CLOCK_SHIFT: wholeNumber(-60_000, 60_000, 500),
   // The Allure history folder (set by `report --history DIR`).
   KOC_ALLURE_HISTORY: anyText,
   // Set by the CLI itself: `list` (no cluster), and the private folder of the Secret values workers learn.

@@ -41,6 +41,8 @@ const UNSCALED: Record<keyof typeof BOUNDS, string> = {
   proberRequestTimeout: "how long a request may take and still count as served",
   podsFollowReplicaSets: "how long a rollout may stay one pod above its surge bound",
   kubeletAllowance: "how late the kubelet may restart or ready a container",
+  clockSkew: "how far a node's clock may be from this host's and still be corrected",
+  clockUncertainty: "how imprecisely a node's clock may be known and still place a 300 ms outage",
 };
 
 afterEach(() => {
@@ -89,6 +91,8 @@ describe("timeouts", () => {
       proberRequestTimeout: 5_000,
       podsFollowReplicaSets: 5_000,
       kubeletAllowance: 10_000,
+      clockSkew: 1_000,
+      clockUncertainty: 50,
     });
     // what the probes scenarios derive from the kubelet allowance
     expect(kubeletAllowanceS()).toBe(10);

@@ -131,6 +131,26 @@ export const BOUNDS = {
    * it). Scaled by 20 it would add 200 s to every restart window.
    */
   kubeletAllowance: 10_000,
+  /**
+   * How far a pod's clock (its node's) may be from this host's, offset plus measurement uncertainty
+   * (helpers/traffic/clocks.ts): beyond it the run fails with ClockSkewError, an environment error. The
+   * probers' records and the injected outage are corrected by an offset measured once per prober start or
+   * outage, and the correction holds only while the offset does. NTP keeps a node within milliseconds of
+   * true time and steps a clock that is more than 128 ms off, so a node a second off is not kept at all:
+   * it may be stepped or slewed while the scenario runs, and records corrected by the offset measured before
+   * would lie by that much. Scaled, an unsynchronised node would vouch for spans it cannot place.
+   */
+  clockSkew: 1_000,
+  /**
+   * The largest uncertainty of one clock measurement (half the shortest round trip to the pod's clock,
+   * helpers/traffic/clocks.ts); beyond it: ClockSkewError. The outage proof judges the start of a 300 ms
+   * outage within its 100 ms margin plus the uncertainties of the prober's clock and of the pods that fire
+   * the outage: at 50 ms each, the start may be off by 200 ms, two thirds of the outage, and no looser
+   * window says anything about it. A round trip over an open exec stream takes a few milliseconds. It is
+   * also how far a prober's offset may move between its start and its stop beyond both measurements'
+   * uncertainty (assertClockHeld): a record moved by more is as badly placed as one on a clock known no better.
+   */
+  clockUncertainty: 50,
 } as const;
 
 /** Poll intervals (not scaled). k8s upstream polls every 2 s; that adds seconds to every wait, so we poll faster. */

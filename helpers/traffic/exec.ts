@@ -5,7 +5,7 @@
  * exec() waits for the command's exit status, not for the WebSocket to open (client-node's Exec resolves
  * on connect), and returns stdout, stderr and the exit code as values to assert on.
  */
-import { Writable } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 import type { V1Status } from "@kubernetes/client-node";
 import type { TestNamespace } from "../framework/namespace.ts";
 import { redactor } from "../framework/redact.ts";
@@ -88,6 +88,84 @@ export async function exec(
     };
   } finally {
     socket?.close();
+  }
+}
+
+/**
+ * Runs `command` (a line-by-line responder, e.g. `while read -r _; do date +%s.%N; done`) in a container
+ * with stdin open, and hands `talk` an `ask` function: it writes one line to the command's stdin and
+ * resolves with the next line the command prints (rejects after `options.timeout`, default T.exec). One
+ * connection for every question, so a question costs a round trip over an open stream, not an exec. The
+ * command's stdin is closed and the connection ended when `talk` settles.
+ */
+export async function converse<R>(
+  ns: TestNamespace,
+  pod: string,
+  command: string[],
+  talk: (ask: (line: string) => Promise<string>) => Promise<R>,
+  options: ExecOptions = {},
+): Promise<R> {
+  const timeout = options.timeout ?? T.exec;
+  const container = options.container ?? (await defaultContainer(ns, pod));
+  const where = `exec in ${ns.name}/${pod}/${container}: ${command.join(" ")}`;
+  const lines: string[] = [];
+  let waiting: { resolve: (line: string) => void; reject: (e: Error) => void } | undefined;
+  let failed: Error | undefined;
+  let rest = "";
+  const deliver = (): void => {
+    if (waiting === undefined) return;
+    const line = lines.shift();
+    if (line !== undefined) waiting.resolve(line);
+    else if (failed !== undefined) waiting.reject(failed);
+    else return;
+    waiting = undefined;
+  };
+  const stdout = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const parts = (rest + chunk.toString("utf8")).split("\n");
+      rest = parts.pop() ?? "";
+      lines.push(...parts);
+      deliver();
+      done();
+    },
+  });
+  const stderr = collector();
+  const stdin = new PassThrough();
+  const fail = (error: Error): void => {
+    failed ??= new Error(
+      `${where}: ${error.message}${stderr.text() ? `; stderr: ${stderr.text().slice(0, 300)}` : ""}`,
+    );
+    deliver();
+  };
+  const ws = await ns.kube.exec.exec(ns.name, pod, container, command, stdout, stderr.stream, stdin, false, (s) =>
+    fail(new Error(`the command ended (${s.status ?? "?"}: ${s.message ?? "no message"})`)),
+  );
+  ws.on("error", fail);
+  ws.on("close", () => fail(new Error("the connection closed")));
+  const ask = (line: string): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => fail(new ExecTimeoutError(`no answer within ${formatDuration(timeout)}`)),
+        timeout,
+      );
+      waiting = {
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      stdin.write(`${line}\n`);
+      deliver();
+    });
+  try {
+    return await talk(ask);
+  } finally {
+    stdin.end();
+    ws.close();
   }
 }
 

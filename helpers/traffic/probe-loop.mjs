@@ -11,7 +11,8 @@
  * than a loop that waits for each answer) keeps the resolution when answers are slow: a request that hangs
  * does not delay the next one.
  *
- *   node probe-loop.mjs --rate 200 --timeout 2000 [--out FILE --stop-file FILE] URL...
+ *   node probe-loop.mjs --rate 200 --timeout 2000 [--out FILE --stop-file FILE] [--clock-shift MS] URL...
+ *   node probe-loop.mjs --clock [--clock-shift MS]
  *
  * Several URLs are used round-robin. A host name is resolved once per `--dns-refresh` ms (default 1000)
  * and each request connects to the resolved address with the name in the Host header: a lookup per request
@@ -23,6 +24,11 @@
  *   (the last field was added later; a reader takes a line without it as an answer without a version). Fields
  *   never contain `|`: it is replaced by a space.
  * End line:    `koc-end|<requests started>|<requests skipped because too many were in flight>`
+ *
+ * With --clock it sends nothing: for every line on stdin it prints the clock its records are stamped with
+ * (epoch seconds, 6 decimals), so the test can measure that clock against its own (helpers/traffic/clocks.ts).
+ * --clock-shift adds MS milliseconds to that clock, records and readings alike: a node whose clock is off,
+ * made on purpose (KOC_PROBER_CLOCK_SHIFT).
  */
 import { lookup } from "node:dns";
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
@@ -39,10 +45,11 @@ const FLAGS = {
   "--dns-refresh": "dnsRefresh",
   "--out": "out",
   "--stop-file": "stopFile",
+  "--clock-shift": "clockShift",
 };
 
-/** @param {string[]} argv */
-function parseArgs(argv) {
+/** The flags given (by option name), the URLs, and whether --clock was. @param {string[]} argv */
+function readFlags(argv) {
   /** @type {Record<string, string>} */
   const given = {};
   /** @type {URL[]} */
@@ -51,30 +58,55 @@ function parseArgs(argv) {
     const arg = argv[i] ?? "";
     const key = FLAGS[/** @type {keyof typeof FLAGS} */ (arg)];
     if (key) given[key] = argv[++i] ?? "";
-    else urls.push(new URL(arg));
+    else if (arg !== "--clock") urls.push(new URL(arg));
   }
+  return { given, urls, clockMode: argv.includes("--clock") };
+}
+
+/** @param {string[]} argv */
+function parseArgs(argv) {
+  const { given, urls, clockMode } = readFlags(argv);
   const options = {
     rate: Number(given.rate ?? 200),
     timeout: Number(given.timeout ?? 2000),
     dnsRefresh: Number(given.dnsRefresh ?? 1000),
     out: given.out ?? "",
     stopFile: given.stopFile ?? "",
+    clockShift: Number(given.clockShift ?? 0),
+    clockMode,
     urls,
   };
+  if (!Number.isFinite(options.clockShift))
+    throw new Error(`--clock-shift must be milliseconds, not ${given.clockShift}`);
   if (!(options.rate > 0 && options.rate <= 2000))
     throw new Error(`--rate must be 1..2000 requests/s, not ${options.rate}`);
   if (!(options.timeout > 0)) throw new Error(`--timeout must be > 0 ms, not ${options.timeout}`);
-  if (urls.length === 0) throw new Error("no URL to probe");
+  if (urls.length === 0 && !clockMode) throw new Error("no URL to probe");
   return options;
 }
 
 /** @param {unknown} text */
 const field = (text) => String(text ?? "").replace(/[|\r\n]/g, " ");
 
-const now = () => performance.timeOrigin + performance.now();
+/** Added to this process's clock (--clock-shift). */
+let shift = 0;
+const now = () => performance.timeOrigin + performance.now() + shift;
+
+/** --clock: one reading of `now()` (epoch seconds) per line read, until stdin closes. */
+function answerClock() {
+  let rest = "";
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (/** @type {string} */ chunk) => {
+    const lines = (rest + chunk).split("\n");
+    rest = lines.pop() ?? "";
+    process.stdout.write(lines.map(() => `${(now() / 1000).toFixed(6)}\n`).join(""));
+  });
+}
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  shift = options.clockShift;
+  if (options.clockMode) return answerClock();
   /** @type {string[]} */
   let pending = [];
   const flush = () => {

@@ -7,8 +7,10 @@
  * assertAnsweredVersions' pod check taken out, a new pod serving v1 while old pods still answered passed;
  * with its cut-over only at the rollout's end, a new pod serving v1 after the last old pod answered passed;
  * with its version check taken out, answers without a version, v2 before the restart and an old pod after the
- * end passed: each of those tests failed.
+ * end passed: each of those tests failed. With probe-loop.mjs's `now()` leaving out --clock-shift, both
+ * clock-shift tests failed (readings and records on this host's clock).
  */
+import { spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, test } from "vitest";
@@ -25,10 +27,12 @@ import {
   isFailure,
   NoAnswerError,
   outages,
+  PROBE_LOOP,
   type ProbeRecord,
   parseEndLine,
   parseProbeLine,
   parseProbeLog,
+  proberClockShift,
   proberRate,
   startHostProber,
   summarize,
@@ -164,6 +168,48 @@ describe("the prober program (probe-loop.mjs) against a loopback server", () => 
     expect(() => proberRate({ KOC_PROBER_RATE: "fast" })).toThrowError(/KOC_PROBER_RATE must be a whole number/);
     expect(proberRate({})).toBe(200);
     expect(proberRate({ KOC_PROBER_RATE: "50" })).toBe(50);
+  });
+});
+
+describe("a prober clock shifted on purpose (KOC_PROBER_CLOCK_SHIFT)", () => {
+  test("reads whole milliseconds either way, 0 when unset, and refuses anything else in one line", () => {
+    expect(proberClockShift({})).toBe(0);
+    expect(proberClockShift({ KOC_PROBER_CLOCK_SHIFT: "500" })).toBe(500);
+    expect(proberClockShift({ KOC_PROBER_CLOCK_SHIFT: "-1500" })).toBe(-1500);
+    for (const raw of ["0.5", "soon", "60001"])
+      expect(() => proberClockShift({ KOC_PROBER_CLOCK_SHIFT: raw }), raw).toThrowError(
+        /KOC_PROBER_CLOCK_SHIFT must be a whole number of milliseconds from -60000 to 60000/,
+      );
+  });
+
+  test("probe-loop.mjs --clock answers one reading per line, shifted by --clock-shift", () => {
+    const before = Date.now();
+    const run = spawnSync(process.execPath, [PROBE_LOOP, "--clock", "--clock-shift", "1500"], {
+      input: "t\nt\n",
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    const readings = run.stdout.trim().split("\n").map(Number);
+    expect(readings, run.stderr).toHaveLength(2);
+    for (const r of readings) {
+      expect(r * 1000).toBeGreaterThanOrEqual(before + 1500);
+      expect(r * 1000).toBeLessThanOrEqual(Date.now() + 1500);
+    }
+  });
+
+  test("probe-loop.mjs stamps its records with the same shifted clock", () => {
+    const before = Date.now();
+    const run = spawnSync(
+      process.execPath,
+      [PROBE_LOOP, "--rate", "50", "--timeout", "500", "--clock-shift", "-2000", "http://127.0.0.1:9/"],
+      { input: "", encoding: "utf8", timeout: 10_000 },
+    );
+    const records = parseProbeLog(run.stdout, "shifted");
+    expect(records.length, run.stderr).toBeGreaterThan(0);
+    for (const r of records) {
+      expect(r.at).toBeGreaterThanOrEqual(before - 2000);
+      expect(r.at).toBeLessThanOrEqual(Date.now() - 2000);
+    }
   });
 });
 

@@ -20,6 +20,14 @@
  *
  * The NodePort prober runs on this host only against node addresses the network guard allows
  * (helpers/traffic/network-guard.ts); elsewhere it probes the NodePort from the prober pod and says so.
+ *
+ * Every record a Prober returns is on this host's clock. The prober pod stamps its records with its node's
+ * clock; startPodProber measures that clock against this host's (helpers/traffic/clocks.ts; beyond
+ * BOUNDS.clockSkew or BOUNDS.clockUncertainty: ClockSkewError, an environment error) and returns the records
+ * corrected by the offset, so windows cut by this host's Date.now() hold the requests sent in them; stop()
+ * measures the clock again and refuses records whose offset did not hold meanwhile (assertClockHeld).
+ * `prober.clock` says by how much, and how certain that is. KOC_PROBER_CLOCK_SHIFT=<ms> shifts the prober
+ * pod's clock on purpose (proberClockShift).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
@@ -33,6 +41,15 @@ import { BOUNDS, formatDuration, T } from "../framework/timeouts.ts";
 import { waitFor } from "../framework/wait.ts";
 import { apply } from "../manifests/apply.ts";
 import { podReady } from "../observe/conditions.ts";
+import {
+  assertClockHeld,
+  CLOCK_SAMPLES,
+  inRunnerClock,
+  measureClock,
+  type NodeClock,
+  RUNNER_CLOCK,
+  showClock,
+} from "./clocks.ts";
 import { exec } from "./exec.ts";
 import { hostNodeAccess, type NodeAddress, nodeAddresses, readyNodes, showLeftOut } from "./node-access.ts";
 
@@ -553,6 +570,8 @@ export interface Prober {
   readonly source: string;
   /** Requests started per second, as asked for. */
   readonly rate: number;
+  /** The clock its records were stamped with, relative to this host's; recent() and stop() have corrected them. */
+  readonly clock: NodeClock;
   /** The records so far (at least the last 20 s of them) while it keeps running. */
   recent(): Promise<ProbeRecord[]>;
   stop(): Promise<ProbeRecord[]>;
@@ -597,6 +616,14 @@ function loopArgs(urls: readonly string[], rate: number, timeoutMs: number): str
   return ["--rate", String(rate), "--timeout", String(timeoutMs), ...urls];
 }
 
+/** Measures the clock probe-loop.mjs stamps records with in the prober pod (shifted as KOC_PROBER_CLOCK_SHIFT says). */
+async function proberPodClock(ns: TestNamespace, pod: string, shift: number): Promise<NodeClock> {
+  const found = await ns.kube.core.readNamespacedPod({ name: pod, namespace: ns.name });
+  const where = `node ${found.spec?.nodeName ?? "(unscheduled)"} (pod ${pod}${shift === 0 ? "" : `, shifted ${shift} ms on purpose`})`;
+  const command = ["node", POD_SCRIPT, "--clock", "--clock-shift", String(shift)];
+  return measureClock(ns, pod, command, where, CLOCK_SAMPLES);
+}
+
 /**
  * Starts probe-loop.mjs in the namespace's prober pod against `url`, e.g. `http://web.<ns>.svc/` (Service
  * DNS name) or `http://<clusterIP>/`. Returns once the first request is recorded.
@@ -606,8 +633,10 @@ export async function startPodProber(ns: TestNamespace, url: string, options: Pr
   const source = `${options.name} (in-cluster)`;
   const rate = options.rate ?? proberRate();
   const file = `/tmp/koc-probe-${options.name.replace(/\W/g, "-")}`;
+  const shift = proberClockShift();
+  const clock = await proberPodClock(ns, pod, shift);
   const args = [...loopArgs([url], rate, options.timeoutMs ?? BOUNDS.proberRequestTimeout), "--out", `${file}.log`];
-  args.push("--stop-file", `${file}.stop`);
+  args.push("--stop-file", `${file}.stop`, "--clock-shift", String(shift));
   // Detached (its records go to a file), so this exec returns at once.
   const started = await exec(ns, pod, [
     "sh",
@@ -632,29 +661,39 @@ export async function startPodProber(ns: TestNamespace, url: string, options: Pr
     T.podStart,
     { signal: ns.signal },
   );
-  log(`prober ${source} started: ${rate} GET/s ${url} from pod ${pod}`);
+  log(
+    `prober ${source} started: ${rate} GET/s ${url} from pod ${pod}; its records corrected by the clock of ${showClock(clock)}`,
+  );
+  let stopped: Promise<ProbeRecord[]> | undefined;
   return {
     source,
     rate,
+    clock,
     recent: async () => {
       const tail = await exec(ns, pod, ["tail", "-n", String(Math.max(1000, rate * 20)), `${file}.log`]);
       if (tail.exitCode !== 0) throw new Error(`reading prober ${source}'s records in ${pod}: ${tail.stderr}`);
-      return parseProbeLog(tail.stdout, source);
+      return inRunnerClock(parseProbeLog(tail.stdout, source), clock);
     },
-    stop: async () => {
-      await exec(ns, pod, ["touch", `${file}.stop`]);
-      await waitFor(
-        `prober ${source} in pod ${ns.name}/${pod} stops`,
-        {
-          observe: () => peek(`tail -n 1 ${file}.log`),
-          ok: (t) => t.startsWith(`${END_MARK}|`),
-          show: (t) => `last line: ${t.slice(0, 200) || "(none)"}`,
-        },
-        (options.timeoutMs ?? BOUNDS.proberRequestTimeout) + T.exec, // the last request may take its whole timeout
-        { signal: ns.signal },
-      );
-      const text = (await exec(ns, pod, ["cat", `${file}.log`])).stdout;
-      return parseProbeLog(text, source);
+    // once: a scenario stops its probers, and its cleanup stops them again
+    stop: () => {
+      stopped ??= (async () => {
+        await exec(ns, pod, ["touch", `${file}.stop`]);
+        await waitFor(
+          `prober ${source} in pod ${ns.name}/${pod} stops`,
+          {
+            observe: () => peek(`tail -n 1 ${file}.log`),
+            ok: (t) => t.startsWith(`${END_MARK}|`),
+            show: (t) => `last line: ${t.slice(0, 200) || "(none)"}`,
+          },
+          (options.timeoutMs ?? BOUNDS.proberRequestTimeout) + T.exec, // the last request may take its whole timeout
+          { signal: ns.signal },
+        );
+        const text = (await exec(ns, pod, ["cat", `${file}.log`])).stdout;
+        // the offset every record is corrected by must still hold now that the last one is written
+        assertClockHeld(clock, await proberPodClock(ns, pod, shift));
+        return inRunnerClock(parseProbeLog(text, source), clock);
+      })();
+      return stopped;
     },
   };
 }
@@ -711,6 +750,7 @@ export function startHostProber(urls: readonly string[], source: string, rate: n
   return {
     source,
     rate,
+    clock: RUNNER_CLOCK,
     recent: async () => [...records],
     stop: async () => {
       child.stdin.end();
@@ -730,6 +770,25 @@ export function proberRate(env: NodeJS.ProcessEnv = process.env): number {
     throw new Error(`KOC_PROBER_RATE must be a whole number of requests per second from 1 to 2000, got "${raw}"`);
   return rate;
 }
+
+/**
+ * How many ms the in-cluster prober's clock is shifted on purpose: KOC_PROBER_CLOCK_SHIFT, else 0. Its
+ * records and its clock readings move together, as on a node whose clock is off: the correction must undo
+ * it, and beyond BOUNDS.clockSkew the run must fail with ClockSkewError.
+ */
+export function proberClockShift(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.KOC_PROBER_CLOCK_SHIFT?.trim();
+  if (!raw) return 0;
+  const shift = Number(raw);
+  if (!Number.isInteger(shift) || Math.abs(shift) > MAX_CLOCK_SHIFT_MS)
+    throw new Error(
+      `KOC_PROBER_CLOCK_SHIFT must be a whole number of milliseconds from -${MAX_CLOCK_SHIFT_MS} to ${MAX_CLOCK_SHIFT_MS}, got "${raw}"`,
+    );
+  return shift;
+}
+
+/** The largest KOC_PROBER_CLOCK_SHIFT: a minute, far beyond BOUNDS.clockSkew. */
+export const MAX_CLOCK_SHIFT_MS = 60_000;
 
 /**
  * Where the prober pod sends NodePort requests when this host may not: the first Ready node (by name), and the

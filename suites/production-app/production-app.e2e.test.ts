@@ -19,7 +19,9 @@
  *   v2.0; a pod of the new ReplicaSet MUST never say v1.0, an answer without a version is a failure
  *   (helpers/traffic/prober.ts assertAnsweredVersions). Which ReplicaSet a pod belongs to comes from a watch
  *   (pod-template-hash label): an answer from a pod of neither is a failure; each prober MUST cover the restart
- *   (assertCoverage).
+ *   (assertCoverage). The in-cluster prober's records are judged on this host's clock, corrected by its node's
+ *   measured offset (helpers/traffic/clocks.ts; a node too far off or too uncertain, or whose offset moved
+ *   while the prober ran: ClockSkewError).
  * Not covered: the Secret's values inside the container (suites on Secrets cover that), liveness restarts,
  *   the NodePort Service's DNS name (NodePort requests go to node addresses).
  * Serial or disruptive: no; each test has its own namespace and the API assigns the NodePort (the field notes'

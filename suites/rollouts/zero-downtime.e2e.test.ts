@@ -19,9 +19,12 @@
  *   blind (CoverageError), never as green.
  *   The third scenario proves the resolution on every run: 300 ms outages, each injected into all pods at
  *   once, MUST be reported by every prober with start, end and failed requests. Each is scheduled seconds
- *   ahead and each pod's nginx starts and ends it by the node's clock (helpers/traffic/injected-outage.ts),
- *   so it is one synchronized outage however late an exec arrives; the span from a prober's first failed
- *   request to its last MUST lie around 300 ms (a request that started just before the end may be split off).
+ *   ahead and each pod's nginx starts and ends it by its node's clock, with files named for the outage's
+ *   start on that clock (helpers/traffic/injected-outage.ts), so it is one synchronized outage however late
+ *   an exec arrives and however far the nodes' clocks are apart; the span from a prober's first failed
+ *   request to its last MUST lie around 300 ms (a request that started just before the end may be split off),
+ *   its first failed request MUST come within 100 ms plus the clocks' uncertainty of the injected start, and
+ *   no request within a second outside that widened span may fail.
  *   An outage whose files reached a pod after its start is skipped, never judged (a late file is never a
  *   shorter outage), and replaced by one placed further ahead.
  *   A prober the machine paused (> 50 ms without a request start within 100 ms of an outage) did not watch
@@ -30,6 +33,16 @@
  *   Outages are injected until every prober has watched one (at most 8; the log says how many it took, and
  *   each prober's largest pause around each); every outage a prober watched MUST be right, and a prober
  *   that watched none after the eighth fails as CoverageError naming its pauses.
+ * Clocks: everything is judged on this host's clock. Marks, windows and the host prober's records are read
+ *   on it; the in-cluster prober's records (its node's clock) are corrected by that node's offset, and each
+ *   web pod's outage files by its node's, both measured when used (helpers/traffic/clocks.ts: round trips
+ *   over an open exec stream, offset from the shortest, uncertainty half of it; each logged per node). A
+ *   prober's outage is judged only inside the injected span widened by the uncertainty of both clocks and
+ *   100 ms (anchoredSpan), never in a fixed window around this host's timestamps. A node whose offset plus
+ *   uncertainty exceeds BOUNDS.clockSkew (1 s), or whose uncertainty exceeds BOUNDS.clockUncertainty (50 ms),
+ *   fails the scenario with ClockSkewError naming the node, offset, uncertainty and bound: an environment
+ *   error, neither a verdict on the rollout nor a pass; so does a prober whose offset, measured again when
+ *   it stops, moved by more than both uncertainties plus 50 ms (the correction no longer holds).
  * The three scenarios run one after another (six probers at 200 requests/s at once starve a 2-core node),
  *   and on the local test bed they take turns with production-app's restart through the run's traffic
  *   slot (helpers/traffic/traffic-slot.ts): another file's probers and rollout on the same 2 cores paused
@@ -47,6 +60,15 @@
  *   and the twin fails with NoAnswerError naming each prober: "no HTTP 200 from a pod of the workload after
  *   its last failure". KOC_PROBER_RATE=10 (a request every 100 ms) fails the
  *   third scenario with CoverageError after 8 outages: no prober watched any, each pause named.
+ *   Clocks: KOC_PROBER_CLOCK_SHIFT=<ms> adds that much to the prober pod's clock (its records and its clock
+ *   readings alike, as on a node whose clock is off). Made to fail in the unit tests so far
+ *   (helpers/traffic/injected-outage.test.ts: a prober 500 ms ahead, judged without the correction, sees no
+ *   outage in the anchored span; with it, the outage from its injected start). Live, still to be run once
+ *   the test bed is free: KOC_PROBER_CLOCK_SHIFT=500 MUST stay green, logging about "+500ms" for the prober pod's
+ *   node; the same with the correction taken out of startPodProber (a temporary edit: its records returned
+ *   uncorrected) MUST fail the third scenario on "outages seen by service (in-cluster)"; and
+ *   KOC_PROBER_CLOCK_SHIFT=1500 MUST fail every scenario with ClockSkewError naming the prober pod's node,
+ *   its offset (about +1500ms) and BOUNDS.clockSkew.
  */
 
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -66,8 +88,15 @@ import {
   type WatchedRollout,
   watchRollout,
 } from "../../helpers/observe/rollout.ts";
+import { showClock } from "../../helpers/traffic/clocks.ts";
 import { exec } from "../../helpers/traffic/exec.ts";
-import { injectOutage, LateOutageError, OUTAGE_DIR } from "../../helpers/traffic/injected-outage.ts";
+import {
+  anchoredSpan,
+  type InjectedOutage,
+  injectOutage,
+  LateOutageError,
+  OUTAGE_DIR,
+} from "../../helpers/traffic/injected-outage.ts";
 import {
   assertAnswersAroundOutage,
   assertCoverage,
@@ -99,7 +128,10 @@ const RECREATE = "{type: Recreate}";
 const OUTAGE_MS = 300;
 /** The third scenario injects outages until every prober has watched one, at most this many. */
 const MAX_OUTAGES = 8;
-/** A prober that paused longer than this around an outage (its edges ± WATCH_MARGIN_MS) did not watch it. */
+/**
+ * A prober that paused longer than this around an outage (its edges ± WATCH_MARGIN_MS and the clocks'
+ * uncertainty) did not watch it; a prober's first failure must lie within that allowance of the outage's start.
+ */
 const MAX_BLIND_MS = 50;
 const WATCH_MARGIN_MS = 100;
 /** These tests may first wait for the test bed's traffic slot. */
@@ -136,6 +168,8 @@ async function finish(title: string, traffic: Traffic, marks: { label: string; a
   const records = (await Promise.all(traffic.probers.map((p) => p.stop()))).flat();
   const timeline = await traffic.watched.stop();
   traffic.release();
+  for (const prober of traffic.probers)
+    log(`${prober.source}: records corrected by the clock of ${showClock(prober.clock)}`);
   for (const summary of summarize(records)) log(showSummary(summary));
   recordProberFigures(title, records, windowsOf(marks, end));
   await attachRolloutPicture(
@@ -344,8 +378,8 @@ async function cutServicesOff(ns: TestNamespace, probers: readonly Prober[]): Pr
 
 /** What the outage proof injected, and which outages each prober watched (not paused around them). */
 interface OutageProof {
-  injected: CheckedWindow[];
-  watched: Map<string, CheckedWindow[]>;
+  injected: InjectedOutage[];
+  watched: Map<string, InjectedOutage[]>;
   /** Per prober, its largest pause around each outage, as logged. */
   pauses: Map<string, string[]>;
   tries: number;
@@ -376,12 +410,12 @@ async function injectUntilEveryProberWatched(ns: TestNamespace, probers: readonl
     );
     if (outage === undefined) continue;
     proof.injected.push(outage);
-    const edges = { label: outage.label, from: outage.from - WATCH_MARGIN_MS, to: outage.to + WATCH_MARGIN_MS };
+    const spans = probers.map((p) => ({ label: outage.label, ...anchoredSpan(outage, p.clock, WATCH_MARGIN_MS) }));
     const records = await step(`observe: whether each prober watched outage ${n}`, () =>
-      recordedPast(probers, edges.to, ns.signal),
+      recordedPast(probers, Math.max(...spans.map((s) => s.to)), ns.signal),
     );
-    for (const prober of probers) {
-      const blind = blindSpot(records, prober.source, edges);
+    for (const [i, prober] of probers.entries()) {
+      const blind = blindSpot(records, prober.source, spans[i] ?? outage);
       const shown = `outage ${n} at ${new Date(outage.from).toISOString()}: largest pause ${formatDuration(blind)}`;
       proof.pauses.get(prober.source)?.push(shown);
       log(`${prober.source}, ${shown}${blind <= MAX_BLIND_MS ? "" : `, over ${MAX_BLIND_MS} ms: not watched`}`);
@@ -426,31 +460,45 @@ function countBy(values: readonly string[]): string {
     .join(", ");
 }
 
-/** The prober saw `outage` as one run of failures of about OUTAGE_MS, with about as many failed requests. */
-function assertOutageSeen(records: readonly ProbeRecord[], prober: Prober, outage: CheckedWindow): void {
-  const around = { from: outage.from - 1000, to: outage.to + 1000 };
-  const seen = outages(records.filter((r) => r.source === prober.source && r.at >= around.from && r.at < around.to));
+/**
+ * The prober saw `outage` where the pods fired it: one run of failures of about OUTAGE_MS, with about as
+ * many failed requests, inside the injected span widened by the clocks' uncertainty and WATCH_MARGIN_MS
+ * (anchoredSpan; the records are on this host's clock, corrected for the prober's node), its first failure
+ * within that allowance of the injected start.
+ */
+function assertOutageSeen(records: readonly ProbeRecord[], prober: Prober, outage: InjectedOutage): void {
+  const anchored = anchoredSpan(outage, prober.clock, WATCH_MARGIN_MS);
+  const mine = records.filter((r) => r.source === prober.source);
+  const seen = outages(mine.filter((r) => r.at >= anchored.from && r.at < anchored.to));
   const shown = seen.map(
     (o) => `${o.failed} failed from ${new Date(o.from).toISOString()} for ${formatDuration(o.to - o.from)}`,
   );
-  const at = new Date(outage.from).toISOString();
-  const mine = records.filter((r) => r.source === prober.source);
-  const errors = countBy(mine.filter((r) => r.at >= around.from && r.at < around.to && isFailure(r)).map(showRecord));
+  const at = `${new Date(outage.from).toISOString()} ± ${formatDuration(anchored.allowanceMs)}`;
+  // failures within a second of the span, to show a misplaced outage
+  const nearby = mine.filter((r) => r.at >= anchored.from - 1000 && r.at < anchored.to + 1000 && isFailure(r));
+  const outside = nearby.filter((r) => r.at < anchored.from || r.at >= anchored.to);
+  const errors = countBy(nearby.map(showRecord));
   const answered = countBy(
     mine.filter((r) => r.at >= outage.from && r.at < outage.to && !isFailure(r)).map((r) => r.pod),
   );
-  log(`${prober.source}, outage at ${at}: ${shown.join("; ") || "no outage"}`);
+  const clock = `prober clock ${showClock(prober.clock)}; failed within 1 s outside the span: ${outside.length}`;
+  log(`${prober.source}, outage at ${at}: ${shown.join("; ") || "no outage"}; ${clock}`);
   log(`${prober.source}, outage at ${at}: failures ${errors || "none"}; answered inside it: ${answered || "none"}`);
-  expect(seen.length, `outages seen by ${prober.source} around ${at}`).toBeGreaterThan(0);
+  expect(seen.length, `outages seen by ${prober.source} at ${at} (${clock})`).toBeGreaterThan(0);
   const from = Math.min(...seen.map((o) => o.from));
   const length = Math.max(...seen.map((o) => o.to)) - from;
   const failed = seen.reduce((sum, o) => sum + o.failed, 0);
   const span =
     `${failed} failed from ${new Date(from).toISOString()} over ${formatDuration(length)} (failures: ${errors}; ` +
-    `answered inside the outage: ${answered || "none"}): ${shown.join("; ")}`;
+    `answered inside the outage: ${answered || "none"}; ${clock}): ${shown.join("; ")}`;
+  expect(from - outage.from, `start of the outage seen by ${prober.source} after ${at}, ${span}`).toBeLessThanOrEqual(
+    anchored.allowanceMs,
+  );
   expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeGreaterThanOrEqual(OUTAGE_MS - 100);
   expect(length, `length of the outage seen by ${prober.source}, ${span}`).toBeLessThanOrEqual(OUTAGE_MS + 250);
   expect(failed, `failed requests of ${prober.source}, ${span}`).toBeGreaterThanOrEqual(
     Math.floor((prober.rate * (OUTAGE_MS - 100)) / 1000 / 2),
   );
+  // no pod drops requests there, so a failure there is not this outage: a misplaced or longer one
+  expect(outside.length, `failed requests of ${prober.source} within 1 s outside ${at}, ${span}`).toBe(0);
 }
