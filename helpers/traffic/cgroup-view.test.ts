@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { parseCgroupView } from "./cgroup-view.ts";
+import { cpuWindow, parseCgroupView } from "./cgroup-view.ts";
 
 const V1 = `version 1
 memory.limit_in_bytes 67108864
@@ -11,6 +11,7 @@ cpu.stat nr_periods 120
 cpu.stat nr_throttled 80
 cpu.stat throttled_time 123456
 oom_score_adj -997
+uptime 12345.67
 `;
 
 const V2 = `version 2
@@ -24,6 +25,7 @@ cpu.stat nr_periods 0
 cpu.stat nr_throttled 0
 cpu.stat throttled_usec 0
 oom_score_adj 1000
+uptime 99.5
 `;
 
 describe("parseCgroupView", () => {
@@ -39,6 +41,7 @@ describe("parseCgroupView", () => {
       periods: 120,
       throttled: 80,
       oomScoreAdj: -997,
+      uptimeMs: 12345670,
     });
   });
 
@@ -65,5 +68,32 @@ describe("parseCgroupView", () => {
     expect(() => parseCgroupView(V1.replace("oom_score_adj -997", "oom_score_adj "))).toThrow(/oom_score_adj/);
     expect(() => parseCgroupView(V2.replace(/cpu.stat nr_throttled 0\n/, ""))).toThrow(/nr_throttled/);
     expect(() => parseCgroupView("version 3\n")).toThrow();
+  });
+});
+
+describe("cpuWindow", () => {
+  const at = (uptimeMs: number, periods: number, throttled: number, usageUs: number) => ({
+    ...parseCgroupView(V1),
+    uptimeMs,
+    periods,
+    throttled,
+    usageUs,
+  });
+
+  test("a container busy all along: every period counted, usage at its limit over the wall time", () => {
+    const w = cpuWindow(at(10_000, 100, 50, 1_000_000), at(20_000, 200, 148, 2_000_000));
+    expect(w).toMatchObject({ wallMs: 10_000, wallPeriods: 100, periods: 100, throttled: 98, usedMillis: 100 });
+    expect(w.runnableShare).toBe(1);
+  });
+
+  test("an idle container read by execs: few periods counted, little cpu over the wall time", () => {
+    // the figures a sleeping container showed on the test bed: 76 periods (21 throttled) in about 30 s
+    const w = cpuWindow(at(0, 0, 0, 0), at(30_000, 76, 21, 330_000));
+    expect(w.runnableShare).toBeCloseTo(0.25, 2);
+    expect(w.usedMillis).toBe(11);
+  });
+
+  test("readings out of order are an error, not a window", () => {
+    expect(() => cpuWindow(at(5_000, 0, 0, 0), at(5_000, 1, 0, 0))).toThrow(/not later/);
   });
 });

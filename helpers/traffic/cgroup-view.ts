@@ -28,6 +28,8 @@ export interface CgroupView {
   throttled: number;
   /** /proc/1/oom_score_adj: the container's main process. */
   oomScoreAdj: number;
+  /** The kernel's uptime when the figures were read (/proc/uptime, 10 ms resolution): when, on one clock. */
+  uptimeMs: number;
 }
 
 /** The POSIX sh script behind cgroupView (busybox or coreutils). */
@@ -48,6 +50,7 @@ export const CGROUP_VIEW_SCRIPT = [
   "  sed 's/^/cpu.stat /' /sys/fs/cgroup/cpu/cpu.stat",
   "fi",
   'echo "oom_score_adj $(cat /proc/1/oom_score_adj)"',
+  'echo "uptime $(cut -d" " -f1 /proc/uptime)"',
 ].join("\n");
 
 /** v1 writes "unlimited" as the largest page-aligned 64-bit value (9223372036854771712). */
@@ -71,7 +74,7 @@ function readKeys(output: string): (key: string) => string | undefined {
   return (key) => values.get(key);
 }
 
-type Limits = Omit<CgroupView, "version" | "periods" | "throttled" | "oomScoreAdj">;
+type Limits = Omit<CgroupView, "version" | "periods" | "throttled" | "oomScoreAdj" | "uptimeMs">;
 
 function millis(quotaUs: number | null, periodUs: number): number | null {
   return quotaUs === null ? null : Math.round((quotaUs * 1000) / periodUs);
@@ -119,6 +122,7 @@ export function parseCgroupView(output: string): CgroupView {
     periods: integer(get("cpu.stat.nr_periods"), "nr_periods"),
     throttled: integer(get("cpu.stat.nr_throttled"), "nr_throttled"),
     oomScoreAdj: integer(get("oom_score_adj"), "oom_score_adj"),
+    uptimeMs: Math.round(integer(get("uptime"), "uptime") * 1000),
   };
 }
 
@@ -130,4 +134,36 @@ export async function cgroupView(ns: TestNamespace, pod: string, container?: str
     throw new Error(`in ${where}, the cgroup view script exited ${result.exitCode}: ${result.stderr.trim()}`);
   }
   return parseCgroupView(result.stdout);
+}
+
+/** What two readings of one container's cgroup say about the time between them. */
+export interface CpuWindow {
+  /** Wall time between the readings (the kernel's uptime), ms. */
+  wallMs: number;
+  /** CFS periods the wall time spans, and those the cgroup was runnable in (counted) and throttled in. */
+  wallPeriods: number;
+  periods: number;
+  throttled: number;
+  /** periods / wallPeriods: near 1 for a container busy all along; an idle one counts only what ran in it. */
+  runnableShare: number;
+  /** Cpu used over the wall time, millicores (not over the counted periods: an idle container's few
+   * counted periods are the busy moments of whatever ran in it, e.g. the exec that read these figures). */
+  usedMillis: number;
+}
+
+/** The window between two readings of the same cgroup; throws when they are not in order. */
+export function cpuWindow(first: CgroupView, last: CgroupView): CpuWindow {
+  const wallMs = last.uptimeMs - first.uptimeMs;
+  if (!(wallMs > 0))
+    throw new Error(`cpu window: the second reading is not later (uptime ${first.uptimeMs} → ${last.uptimeMs} ms)`);
+  const wallPeriods = (wallMs * 1000) / last.cpuPeriodUs;
+  const periods = last.periods - first.periods;
+  return {
+    wallMs,
+    wallPeriods,
+    periods,
+    throttled: last.throttled - first.throttled,
+    runnableShare: periods / wallPeriods,
+    usedMillis: Math.round((last.usageUs - first.usageUs) / wallMs),
+  };
 }

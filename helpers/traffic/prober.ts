@@ -632,7 +632,7 @@ export async function startPodProber(ns: TestNamespace, url: string, options: Pr
   const pod = await proberPod(ns);
   const source = `${options.name} (in-cluster)`;
   const rate = options.rate ?? proberRate();
-  const file = `/tmp/koc-probe-${options.name.replace(/\W/g, "-")}`;
+  const file = `/run/koc/probe-${options.name.replace(/\W/g, "-")}`;
   const shift = proberClockShift();
   const clock = await proberPodClock(ns, pod, shift);
   const args = [...loopArgs([url], rate, options.timeoutMs ?? BOUNDS.proberRequestTimeout), "--out", `${file}.log`];

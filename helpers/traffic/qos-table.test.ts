@@ -15,6 +15,7 @@ const view: CgroupView = {
   periods: 0,
   throttled: 0,
   oomScoreAdj: 0,
+  uptimeMs: 1000,
 };
 const row = {
   pod: "guaranteed",
