@@ -41,9 +41,26 @@ describe("command line", () => {
         baseline: undefined,
         compare: undefined,
         keepCanaries: false,
+        maxFailedRequests: 0,
+        drift: 2,
+        driftFails: false,
         history: undefined,
       },
     });
+  });
+
+  test("should read the compare's limits, with defaults 0 failed requests and a drift factor of 2", () => {
+    const options = parseCommandLine([
+      "run",
+      "--compare",
+      "b.json",
+      "--max-failed-requests",
+      "3",
+      "--drift",
+      "1.5",
+      "--drift-fails",
+    ]).options;
+    expect([options.maxFailedRequests, options.drift, options.driftFails]).toEqual([3, 1.5, true]);
   });
 
   test("should bring the test bed up unless told not to", () => {
@@ -65,6 +82,21 @@ describe("command line", () => {
     [["report", "--context", "x"], '--context does not apply to "report"; see --help'],
     [["list", "--no-cluster-up"], '--no-cluster-up does not apply to "list"; see --help'],
     [["cleanup", "--older-than", "soon"], '--older-than needs a number of minutes >= 0, got "soon"'],
+    [["run", "--drift", "3"], "--drift applies to --compare only"],
+    [["run", "--drift-fails"], "--drift-fails applies to --compare only"],
+    [["run", "--baseline", "b", "--max-failed-requests", "1"], "--max-failed-requests applies to --compare only"],
+    [
+      ["run", "--compare", "b", "--max-failed-requests=-1"],
+      '--max-failed-requests needs a whole number >= 0, got "-1"',
+    ],
+    [["run", "--compare", "b", "--max-failed-requests", "1.5"], "--max-failed-requests needs a whole number >= 0"],
+    [["run", "--compare", "b", "--max-failed-requests", ""], "--max-failed-requests needs a whole number >= 0"],
+    [
+      ["run", "--compare", "b", "--drift", "1"],
+      '--drift needs a factor > 1 (e.g. 2: twice or half the baseline\'s value), got "1"',
+    ],
+    [["run", "--compare", "b", "--drift", "x"], "--drift needs a factor > 1"],
+    [["list", "--drift", "2"], '--drift does not apply to "list"; see --help'],
   ])("should reject %j with one line saying what to fix", (argv, message) => {
     expect(() => parseCommandLine(argv)).toThrowError(UsageError);
     expect(() => parseCommandLine(argv)).toThrowError(message);

@@ -56,6 +56,12 @@ export interface CliOptions {
   compare?: string | undefined;
   /** run --compare: leave the canaries in place afterwards. */
   keepCanaries: boolean;
+  /** run --compare: failed prober requests allowed since the baseline; more are a regression. */
+  maxFailedRequests: number;
+  /** run --compare: a measurement drifts when now / baseline is above this factor or below its inverse. */
+  drift: number;
+  /** run --compare: a drift is a regression (otherwise it is reported only). */
+  driftFails: boolean;
   /** permissions: rewrite manifests/rbac/rbac.yaml and the table in docs/permissions.md. */
   write: boolean;
 }
@@ -83,6 +89,9 @@ const OPTIONS = {
   baseline: { type: "string" },
   compare: { type: "string" },
   "keep-canaries": { type: "boolean" },
+  "max-failed-requests": { type: "string" },
+  drift: { type: "string" },
+  "drift-fails": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -105,6 +114,9 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
     "baseline",
     "compare",
     "keep-canaries",
+    "max-failed-requests",
+    "drift",
+    "drift-fails",
     "help",
   ],
   list: ["suite", "tag", "help"],
@@ -142,6 +154,10 @@ Options (run):
   --baseline FILE                before an upgrade: deploy canaries (namespace koc-canary), run, write FILE
   --compare FILE                 after it: check the canaries, run, show changed verdicts; exit 1 on regression
   --keep-canaries                with --compare: leave the canaries in place (for a later compare)
+  --max-failed-requests N        with --compare: failed prober requests allowed since the baseline; default 0
+  --drift F                      with --compare: flag a measurement whose now/baseline factor is above F or
+                                 below 1/F (F > 1); default 2
+  --drift-fails                  with --compare: a flagged drift is a regression (otherwise reported only)
 
 Options (cleanup): --context, --kubeconfig as for run (no test bed start), and
   --older-than MINUTES           only what was created at least MINUTES ago (leave runs in progress alone)
@@ -170,7 +186,24 @@ function checkAcceptanceOptions(v: Parsed["values"]): void {
       "--baseline and --compare exclude each other: take the baseline before the upgrade, compare after",
     );
   }
-  if (v["keep-canaries"] && v.compare === undefined) throw new UsageError("--keep-canaries applies to --compare only");
+  for (const option of ["keep-canaries", "max-failed-requests", "drift", "drift-fails"] as const) {
+    if (v[option] !== undefined && v.compare === undefined)
+      throw new UsageError(`--${option} applies to --compare only`);
+  }
+}
+
+/** --max-failed-requests and --drift, checked; defaults 0 and 2. */
+function compareLimits(v: Parsed["values"]): { maxFailedRequests: number; drift: number } {
+  const raw = v["max-failed-requests"];
+  const maxFailedRequests = Number(raw ?? 0);
+  if ((raw !== undefined && raw.trim() === "") || !Number.isInteger(maxFailedRequests) || maxFailedRequests < 0) {
+    throw new UsageError(`--max-failed-requests needs a whole number >= 0, got "${raw}"`);
+  }
+  const drift = Number(v.drift ?? 2);
+  if ((v.drift !== undefined && v.drift.trim() === "") || !Number.isFinite(drift) || drift <= 1) {
+    throw new UsageError(`--drift needs a factor > 1 (e.g. 2: twice or half the baseline's value), got "${v.drift}"`);
+  }
+  return { maxFailedRequests, drift };
 }
 
 function cliOptions(v: Parsed["values"]): CliOptions {
@@ -192,6 +225,7 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     throw new UsageError(`--older-than needs a number of minutes >= 0, got "${v["older-than"]}"`);
   }
   checkAcceptanceOptions(v);
+  const { maxFailedRequests, drift } = compareLimits(v);
   return {
     context: v.context,
     kubeconfig: v.kubeconfig,
@@ -209,6 +243,9 @@ function cliOptions(v: Parsed["values"]): CliOptions {
     baseline: v.baseline,
     compare: v.compare,
     keepCanaries: v["keep-canaries"] ?? false,
+    maxFailedRequests,
+    drift,
+    driftFails: v["drift-fails"] ?? false,
     history: v.history,
   };
 }

@@ -1,9 +1,19 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import {
+  BaselineError,
   type CanarySnapshot,
   compareCanaries,
+  compareMeasurements,
   compareVerdicts,
+  type Measurement,
+  measurementsFromJsonl,
   type PodRecord,
+  readBaseline,
+  runnerFailure,
+  selectedBy,
   showComparison,
   verdictsFromJunit,
 } from "./baseline.ts";
@@ -32,7 +42,7 @@ describe("verdictsFromJunit", () => {
 });
 
 describe("compareVerdicts", () => {
-  test("should sort changes into regressed, fixed, changed, new and gone", () => {
+  test("should sort changes into regressed, fixed, changed, new and missing", () => {
     const changes = compareVerdicts(
       { a: "passed", b: "failed", c: "passed", d: "failed", e: "passed", same: "passed" },
       { a: "failed", b: "passed", c: "skipped", d: "skipped", f: "passed", same: "passed" },
@@ -41,7 +51,176 @@ describe("compareVerdicts", () => {
     expect(changes.fixed.map((c) => c.scenario)).toEqual(["b"]);
     expect(changes.changed.map((c) => c.scenario)).toEqual(["d"]);
     expect(changes.added).toEqual([{ scenario: "f", after: "passed" }]);
-    expect(changes.gone).toEqual([{ scenario: "e", before: "passed" }]);
+    expect(changes.missing).toEqual([{ scenario: "e", before: "passed" }]);
+    expect(changes.notSelected).toEqual([]);
+  });
+
+  test("should count a selected scenario without a verdict as missing, whatever its baseline verdict", () => {
+    const changes = compareVerdicts({ a: "passed", b: "failed", c: "skipped" }, {});
+    expect(changes.missing.map((c) => c.scenario)).toEqual(["a", "b", "c"]);
+    expect(showComparison({ regressions: [], notes: [] }, changes).split("\n").at(-1)).toBe("compare: 3 regression(s)");
+  });
+
+  test("should list scenarios left out by a narrowed --suite/--tag as not selected, not as missing", () => {
+    const before = {
+      "suites/smoke/a.e2e.test.ts > A > should answer @smoke": "passed",
+      "suites/smoke/a.e2e.test.ts > A > should scale": "passed",
+      "suites/storage/b.e2e.test.ts > B > should bind @smoke": "passed",
+    } as const;
+    const after = { "suites/smoke/a.e2e.test.ts > A > should answer @smoke": "passed" } as const;
+    const bySuite = compareVerdicts(before, after, selectedBy({ suites: ["smoke"], tags: [] }));
+    expect(bySuite.missing.map((c) => c.scenario)).toEqual(["suites/smoke/a.e2e.test.ts > A > should scale"]);
+    expect(bySuite.notSelected.map((c) => c.scenario)).toEqual([
+      "suites/storage/b.e2e.test.ts > B > should bind @smoke",
+    ]);
+    const byBoth = compareVerdicts(before, after, selectedBy({ suites: ["smoke"], tags: ["smoke"] }));
+    expect(byBoth.missing).toEqual([]);
+    expect(byBoth.notSelected).toHaveLength(2);
+    const text = showComparison({ regressions: [], notes: [] }, byBoth);
+    expect(text).toContain("not selected (left out by --suite/--tag, not judged):");
+    expect(text.split("\n").at(-1)).toMatch(/^compare: no regression/);
+  });
+});
+
+describe("selectedBy", () => {
+  test("should match tags as whole words and select everything without a selection", () => {
+    expect(selectedBy({ suites: [], tags: [] })("suites/x/a.e2e.test.ts > A > b")).toBe(true);
+    expect(selectedBy({ suites: [], tags: ["smoke"] })("suites/x/a.e2e.test.ts > A > b @smoke-ish")).toBe(false);
+    expect(selectedBy({ suites: ["x"], tags: [] })("suites/xy/a.e2e.test.ts > A > b")).toBe(false);
+  });
+});
+
+describe("runnerFailure", () => {
+  test.each([
+    [
+      { code: 1, junitWritten: false, scenarios: 0 },
+      "the runner wrote no results (junit.xml missing, vitest exit code 1)",
+    ],
+    [{ code: 0, junitWritten: true, scenarios: 0 }, "the runner's results hold no scenario (vitest exit code 0)"],
+    [
+      { code: 3, junitWritten: true, scenarios: 5 },
+      "the runner failed (vitest exit code 3), its results are incomplete",
+    ],
+    [
+      { code: 134, junitWritten: true, scenarios: 5 },
+      "the runner failed (vitest exit code 134), its results are incomplete",
+    ],
+  ])("should name why %j cannot be judged", (run, why) => {
+    expect(runnerFailure(run)).toBe(why);
+  });
+
+  test("should accept a run whose tests passed or failed", () => {
+    expect(runnerFailure({ code: 0, junitWritten: true, scenarios: 1 })).toBeUndefined();
+    expect(runnerFailure({ code: 1, junitWritten: true, scenarios: 1 })).toBeUndefined();
+  });
+
+  test("should make a compare with a failed runner fail, even when no scenario regressed", () => {
+    const extras = {
+      runner: "the runner wrote no results (junit.xml missing, vitest exit code 1)",
+      measurements: [],
+      drift: 2,
+      driftFails: false,
+    };
+    const text = showComparison({ regressions: [], notes: [] }, compareVerdicts({}, {}), extras);
+    expect(text.split("\n").slice(0, 2)).toEqual(["runner failed:", `  ${extras.runner}`]);
+    expect(text.split("\n").at(-1)).toBe("compare: 1 regression(s)");
+  });
+});
+
+describe("readBaseline", () => {
+  const write = (content: object): string => {
+    const file = join(mkdtempSync(join(tmpdir(), "koc-baseline-")), "b.json");
+    writeFileSync(file, JSON.stringify(content));
+    return file;
+  };
+
+  test("should reject a baseline without a scenario verdict", () => {
+    const file = write({ format: 1, verdicts: {}, canaries: { identities: {} } });
+    expect(() => readBaseline(file)).toThrowError(BaselineError);
+    expect(() => readBaseline(file)).toThrowError(
+      "holds no scenario verdict, so nothing can be compared; take it again",
+    );
+  });
+
+  test("should read a baseline with verdicts", () => {
+    const file = write({ format: 1, verdicts: { a: "passed" }, canaries: { identities: {} } });
+    expect(readBaseline(file).verdicts).toEqual({ a: "passed" });
+  });
+});
+
+const m = (name: string, value: number, unit: Measurement["unit"] = "ms"): Measurement => ({
+  scenario: "suites/config/u.e2e.test.ts > U > should update",
+  name,
+  value,
+  unit,
+});
+
+describe("measurementsFromJsonl", () => {
+  test("should read one measurement a line, skip broken lines and keep a retried test's last value", () => {
+    const lines = [
+      JSON.stringify(m("delay", 900)),
+      "{not json",
+      JSON.stringify({ ...m("rate", 3), unit: "furlongs" }),
+      JSON.stringify(m("delay", 800)),
+      "",
+    ];
+    expect(measurementsFromJsonl(lines.join("\n"))).toEqual([m("delay", 800)]);
+  });
+});
+
+describe("compareMeasurements", () => {
+  test("should flag a factor above F or below 1/F, and not one within", () => {
+    const changes = compareMeasurements(
+      [m("up", 1000), m("down", 1000), m("within", 1000)],
+      [m("up", 2500), m("down", 400), m("within", 1900)],
+      2,
+    );
+    expect(changes.map((c) => [c.name, c.factor, c.drifted])).toEqual([
+      ["up", 2.5, true],
+      ["down", 0.4, true],
+      ["within", 1.9, false],
+    ]);
+  });
+
+  test("should raise values to their unit's floor and not compare two values below it", () => {
+    const changes = compareMeasurements(
+      [m("tiny", 3), m("grew", 20), m("gaps", 0, "requests"), m("rate", 50, "req/s")],
+      [m("tiny", 40), m("grew", 450), m("gaps", 5, "requests"), m("rate", 20, "req/s")],
+      2,
+    );
+    expect(changes.map((c) => [c.name, c.factor, c.drifted])).toEqual([
+      ["tiny", undefined, false], // 3 ms and 40 ms: both below the 100 ms floor
+      ["grew", 4.5, true], // 450 / max(20, 100)
+      ["gaps", 5, true], // 5 / max(0, 1)
+      ["rate", 0.4, true],
+    ]);
+  });
+
+  test("should show a measurement the run did not take, without a factor", () => {
+    const [change] = compareMeasurements([m("delay", 900)], [], 2);
+    expect(change).toMatchObject({ after: undefined, factor: undefined, drifted: false });
+  });
+
+  test("should report drifts, and count them as regressions only with --drift-fails", () => {
+    const measurements = compareMeasurements([m("delay", 1000), m("tiny", 3)], [m("delay", 3000), m("tiny", 9)], 2);
+    const verdicts = compareVerdicts({ a: "passed" }, { a: "passed" });
+    const reported = showComparison({ regressions: [], notes: [] }, verdicts, {
+      measurements,
+      drift: 2,
+      driftFails: false,
+    });
+    expect(reported).toContain(
+      "measurements (baseline -> now, factor; DRIFT beyond x2 or x1/2: reported only):\n" +
+        "  suites/config/u.e2e.test.ts > U > should update > delay: 1000 ms -> 3000 ms x3.00 DRIFT\n" +
+        "  suites/config/u.e2e.test.ts > U > should update > tiny: 3 ms -> 9 ms (below the 100 ms floor)",
+    );
+    expect(reported.split("\n").at(-1)).toMatch(/^compare: no regression/);
+    const failing = showComparison({ regressions: [], notes: [] }, verdicts, {
+      measurements,
+      drift: 2,
+      driftFails: true,
+    });
+    expect(failing.split("\n").at(-1)).toBe("compare: 1 regression(s)");
   });
 });
 
@@ -65,11 +244,27 @@ function snapshot(overrides: Partial<CanarySnapshot> = {}): CanarySnapshot {
 
 describe("compareCanaries", () => {
   test("should pass canaries that are the same objects with the same data", () => {
-    const findings = compareCanaries(snapshot(), snapshot({ prober: { pod: "p1", ok: 70, failed: 2 } }));
+    const findings = compareCanaries(snapshot(), snapshot({ prober: { pod: "p1", ok: 70, failed: 0 } }));
     expect(findings.regressions).toEqual([]);
     expect(findings.notes).toContain(
-      "prober: 60 request(s) answered, 2 failed since the baseline (each failure is in its pod's log)",
+      "prober: 60 request(s) answered, 0 failed since the baseline (each failure is in its pod's log)",
     );
+  });
+
+  test("should count failed prober requests above --max-failed-requests (default 0) as a regression", () => {
+    const after = snapshot({ prober: { pod: "p1", ok: 70, failed: 2 } });
+    expect(compareCanaries(snapshot(), after).regressions).toEqual([
+      "prober: 2 failed request(s) since the baseline, more than --max-failed-requests 0",
+    ]);
+    expect(compareCanaries(snapshot(), after, 2).regressions).toEqual([]);
+    expect(compareCanaries(snapshot(), after, 1).regressions).toHaveLength(1);
+  });
+
+  test("should count a replaced prober's own failures against the budget", () => {
+    const findings = compareCanaries(snapshot(), snapshot({ prober: { pod: "p2", ok: 5, failed: 1 } }));
+    expect(findings.regressions).toEqual([
+      "prober: 1 failed request(s) since its pod was replaced (p1 -> p2; earlier counts lost), more than --max-failed-requests 0",
+    ]);
   });
 
   test("should report a new serving ReplicaSet (an unplanned rollout) and changed data as regressions", () => {

@@ -8,8 +8,10 @@
  *   suites, tags                                       the selection; compare reuses it unless given its own
  *   verdicts      { "<file> > <describe> > <test>": "passed" | "failed" | "skipped" }
  *   canaries      CanarySnapshot: identities (must be equal afterwards), pods (restart counts), prober counts
+ *   measurements  [{ scenario, name, value, unit }] what the scenarios measured (helpers/framework/report.ts measure)
  */
 import { readFileSync } from "node:fs";
+import { tagPattern } from "./args.ts";
 
 export type Verdict = "passed" | "failed" | "skipped";
 
@@ -43,6 +45,8 @@ export interface Baseline {
   tags: string[];
   verdicts: Record<string, Verdict>;
   canaries: CanarySnapshot;
+  /** Absent in baselines taken before measurements were recorded. */
+  measurements?: Measurement[] | undefined;
 }
 
 /** A baseline file that cannot be used; exit code 2. */
@@ -62,7 +66,36 @@ export function readBaseline(file: string): Baseline {
       `baseline ${file} is not a k8s-ops-conformance baseline (format 1); take one with run --baseline`,
     );
   }
+  if (Object.keys(data.verdicts ?? {}).length === 0) {
+    throw new BaselineError(`baseline ${file} holds no scenario verdict, so nothing can be compared; take it again`);
+  }
   return data as Baseline;
+}
+
+/**
+ * Why the runner's results cannot be judged, or undefined when they can. vitest exits 0 (all passed) or 1
+ * (a test failed); any other code, no junit.xml or a junit.xml without a scenario means it stopped before
+ * writing the results of a run.
+ */
+export function runnerFailure(run: { code: number; junitWritten: boolean; scenarios: number }): string | undefined {
+  if (!run.junitWritten) return `the runner wrote no results (junit.xml missing, vitest exit code ${run.code})`;
+  if (run.scenarios === 0) return `the runner's results hold no scenario (vitest exit code ${run.code})`;
+  if (run.code !== 0 && run.code !== 1)
+    return `the runner failed (vitest exit code ${run.code}), its results are incomplete`;
+  return undefined;
+}
+
+/** Whether a `--suite`/`--tag` selection runs a scenario (`<file> > <describe> > <test>`); empty lists select all. */
+export function selectedBy(selection: {
+  suites: readonly string[];
+  tags: readonly string[];
+}): (scenario: string) => boolean {
+  const pattern = tagPattern(selection.tags);
+  const tagged = pattern === undefined ? undefined : new RegExp(pattern);
+  return (scenario) => {
+    const inSuite = selection.suites.length === 0 || selection.suites.some((s) => scenario.startsWith(`suites/${s}/`));
+    return inSuite && (tagged === undefined || tagged.test(scenario));
+  };
 }
 
 const ENTITIES: Record<string, string> = { "&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&" };
@@ -88,18 +121,28 @@ export interface VerdictChanges {
   /** other changes (failed <-> skipped). */
   changed: Array<{ scenario: string; before: Verdict; after: Verdict }>;
   added: Array<{ scenario: string; after: Verdict }>;
-  gone: Array<{ scenario: string; before: Verdict }>;
+  /** In the baseline, selected now, and without a verdict: a regression (the scenario did not run). */
+  missing: Array<{ scenario: string; before: Verdict }>;
+  /** In the baseline, left out by this run's --suite/--tag: not judged. */
+  notSelected: Array<{ scenario: string; before: Verdict }>;
 }
 
-export function compareVerdicts(before: Record<string, Verdict>, after: Record<string, Verdict>): VerdictChanges {
-  const changes: VerdictChanges = { regressed: [], fixed: [], changed: [], added: [], gone: [] };
+function changeKind(was: Verdict, now: Verdict): "regressed" | "fixed" | "changed" {
+  if (was === "passed") return "regressed";
+  return now === "passed" ? "fixed" : "changed";
+}
+
+/** `selected`: whether this run's selection includes a scenario (default: all, see selectedBy). */
+export function compareVerdicts(
+  before: Record<string, Verdict>,
+  after: Record<string, Verdict>,
+  selected: (scenario: string) => boolean = () => true,
+): VerdictChanges {
+  const changes: VerdictChanges = { regressed: [], fixed: [], changed: [], added: [], missing: [], notSelected: [] };
   for (const [scenario, was] of Object.entries(before)) {
     const now = after[scenario];
-    if (now === undefined) changes.gone.push({ scenario, before: was });
-    else if (now === was) continue;
-    else if (was === "passed") changes.regressed.push({ scenario, before: was, after: now });
-    else if (now === "passed") changes.fixed.push({ scenario, before: was, after: now });
-    else changes.changed.push({ scenario, before: was, after: now });
+    if (now === undefined) (selected(scenario) ? changes.missing : changes.notSelected).push({ scenario, before: was });
+    else if (now !== was) changes[changeKind(was, now)].push({ scenario, before: was, after: now });
   }
   for (const [scenario, now] of Object.entries(after)) {
     if (!(scenario in before)) changes.added.push({ scenario, after: now });
@@ -130,15 +173,34 @@ function restartFindings(pod: PodRecord, same: PodRecord, findings: CanaryFindin
   }
 }
 
-function proberNote(before: CanarySnapshot["prober"], after: CanarySnapshot["prober"]): string {
-  if (after.pod !== before.pod) return `prober: its pod was replaced (${before.pod} -> ${after.pod}), counts restarted`;
-  const ok = after.ok - before.ok;
-  const failed = after.failed - before.failed;
-  return `prober: ${ok} request(s) answered, ${failed} failed since the baseline (each failure is in its pod's log)`;
+/**
+ * The prober's failed requests since the baseline, judged against the budget (`--max-failed-requests`).
+ * A replaced prober pod restarted its counts: its own failures are counted, those of the old pod are lost.
+ */
+function proberFindings(
+  before: CanarySnapshot["prober"],
+  after: CanarySnapshot["prober"],
+  maxFailed: number,
+  findings: CanaryFindings,
+): void {
+  const replaced = after.pod !== before.pod;
+  const ok = replaced ? after.ok : after.ok - before.ok;
+  const failed = replaced ? after.failed : after.failed - before.failed;
+  const since = replaced
+    ? `since its pod was replaced (${before.pod} -> ${after.pod}; earlier counts lost)`
+    : "since the baseline";
+  findings.notes.push(
+    `prober: ${ok} request(s) answered, ${failed} failed ${since} (each failure is in its pod's log)`,
+  );
+  if (failed > maxFailed) {
+    findings.regressions.push(
+      `prober: ${failed} failed request(s) ${since}, more than --max-failed-requests ${maxFailed}`,
+    );
+  }
 }
 
-/** Compares the canaries after the upgrade with the baseline's. */
-export function compareCanaries(before: CanarySnapshot, after: CanarySnapshot): CanaryFindings {
+/** Compares the canaries after the upgrade with the baseline's; `maxFailed`: the prober's failed-request budget. */
+export function compareCanaries(before: CanarySnapshot, after: CanarySnapshot, maxFailed = 0): CanaryFindings {
   const findings: CanaryFindings = { regressions: [], notes: [] };
   for (const [fact, was] of Object.entries(before.identities)) {
     const now = after.identities[fact];
@@ -155,43 +217,148 @@ export function compareCanaries(before: CanarySnapshot, after: CanarySnapshot): 
       `pod ${pod.name} (${pod.owner}) was replaced by ${successors.map((p) => p.name).join(", ") || "nothing"}`,
     );
   }
-  findings.notes.push(proberNote(before.prober, after.prober));
+  proberFindings(before.prober, after.prober, maxFailed, findings);
   return findings;
 }
 
+/** The units a measurement may have; each has a floor (UNIT_FLOORS). */
+export const UNITS = ["ms", "s", "req/s", "requests"] as const;
+export type Unit = (typeof UNITS)[number];
+
+/** A figure a scenario measured (helpers/framework/report.ts measure), keyed by scenario and name. */
+export interface Measurement {
+  scenario: string;
+  name: string;
+  value: number;
+  unit: Unit;
+}
+
+/**
+ * Below its unit's floor a value is noise for a ratio: 3 ms against 40 ms is a factor of 13 but says nothing.
+ * Each value is raised to the floor before the factor is taken, and two values both below it are not compared.
+ */
+export const UNIT_FLOORS: Record<Unit, number> = { ms: 100, s: 0.1, "req/s": 1, requests: 1 };
+
+/** The measurements of a measurements.jsonl (one JSON object a line); lines that are not one are skipped. */
+export function measurementsFromJsonl(text: string): Measurement[] {
+  const found = new Map<string, Measurement>();
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    let m: Partial<Measurement>;
+    try {
+      m = JSON.parse(line) as Partial<Measurement>;
+    } catch {
+      continue;
+    }
+    const valid =
+      typeof m.scenario === "string" &&
+      typeof m.name === "string" &&
+      typeof m.value === "number" &&
+      Number.isFinite(m.value) &&
+      UNITS.includes(m.unit as Unit);
+    // a retried test measures again: its last value is the one of its verdict
+    if (valid) found.set(`${m.scenario} > ${m.name}`, m as Measurement);
+  }
+  return [...found.values()];
+}
+
+export interface MeasurementChange {
+  scenario: string;
+  name: string;
+  unit: Unit;
+  before: number;
+  /** undefined: not measured in this run. */
+  after: number | undefined;
+  /** now / baseline, each raised to the unit's floor; undefined when not measured or both below the floor. */
+  factor: number | undefined;
+  /** factor > F or factor < 1/F. */
+  drifted: boolean;
+}
+
+/** Each baseline measurement with this run's value and factor; `drift` is F (> 1) of `--drift F`. */
+export function compareMeasurements(before: Measurement[], after: Measurement[], drift: number): MeasurementChange[] {
+  return before.map((b) => {
+    const now = after.find((a) => a.scenario === b.scenario && a.name === b.name && a.unit === b.unit)?.value;
+    const floor = UNIT_FLOORS[b.unit];
+    const factor =
+      now === undefined || (Math.abs(now) < floor && Math.abs(b.value) < floor)
+        ? undefined
+        : Math.max(Math.abs(now), floor) / Math.max(Math.abs(b.value), floor);
+    const drifted = factor !== undefined && (factor > drift || factor < 1 / drift);
+    return { scenario: b.scenario, name: b.name, unit: b.unit, before: b.value, after: now, factor, drifted };
+  });
+}
+
+function showMeasurement(c: MeasurementChange): string {
+  const value = (v: number): string => `${Number(v.toPrecision(4))} ${c.unit}`;
+  const now = c.after === undefined ? "not measured" : value(c.after);
+  const factor =
+    c.factor === undefined
+      ? c.after === undefined
+        ? ""
+        : ` (below the ${UNIT_FLOORS[c.unit]} ${c.unit} floor)`
+      : ` x${c.factor.toFixed(2)}`;
+  return `${c.scenario} > ${c.name}: ${value(c.before)} -> ${now}${factor}${c.drifted ? " DRIFT" : ""}`;
+}
+
+/** What a compare found beyond the canaries and the verdicts, and how it is judged. */
+export interface CompareExtras {
+  /** Why the runner's results cannot be judged (runnerFailure); the compare fails. */
+  runner?: string | undefined;
+  measurements: MeasurementChange[];
+  /** `--drift F`, for the report. */
+  drift: number;
+  /** `--drift-fails`: a drift is a regression. */
+  driftFails: boolean;
+}
+
+/** The number of regressions of a compare: canaries, verdicts, missing scenarios, drifts with --drift-fails. */
+export function countRegressions(canaries: CanaryFindings, verdicts: VerdictChanges, extras: CompareExtras): number {
+  const drifts = extras.driftFails ? extras.measurements.filter((m) => m.drifted).length : 0;
+  const runner = extras.runner === undefined ? 0 : 1;
+  return canaries.regressions.length + verdicts.regressed.length + verdicts.missing.length + drifts + runner;
+}
+
 /** The human-readable compare report (also written next to the results as compare.txt). */
-export function showComparison(canaries: CanaryFindings, verdicts: VerdictChanges): string {
+export function showComparison(
+  canaries: CanaryFindings,
+  verdicts: VerdictChanges,
+  extras: CompareExtras = { measurements: [], drift: 2, driftFails: false },
+): string {
   const lines: string[] = [];
   const section = (title: string, items: string[]): void => {
     if (items.length === 0) return;
     lines.push(`${title}:`, ...items.map((item) => `  ${item}`));
   };
+  const change = (c: { scenario: string; before: Verdict; after: Verdict }): string =>
+    `${c.scenario}: ${c.before} -> ${c.after}`;
+  section("runner failed", extras.runner === undefined ? [] : [extras.runner]);
   section("canary regressions", canaries.regressions);
   section("canary notes", canaries.notes);
+  section("regressed (pass -> fail/skip)", verdicts.regressed.map(change));
   section(
-    "regressed (pass -> fail/skip)",
-    verdicts.regressed.map((c) => `${c.scenario}: ${c.before} -> ${c.after}`),
+    "missing (in the baseline, selected, no verdict now)",
+    verdicts.missing.map((c) => `${c.scenario}: was ${c.before}`),
   );
-  section(
-    "fixed (fail/skip -> pass)",
-    verdicts.fixed.map((c) => `${c.scenario}: ${c.before} -> ${c.after}`),
-  );
-  section(
-    "changed",
-    verdicts.changed.map((c) => `${c.scenario}: ${c.before} -> ${c.after}`),
-  );
+  section("fixed (fail/skip -> pass)", verdicts.fixed.map(change));
+  section("changed", verdicts.changed.map(change));
   section(
     "new",
     verdicts.added.map((c) => `${c.scenario}: ${c.after}`),
   );
   section(
-    "gone",
-    verdicts.gone.map((c) => `${c.scenario}: was ${c.before}`),
+    "not selected (left out by --suite/--tag, not judged)",
+    verdicts.notSelected.map((c) => `${c.scenario}: was ${c.before}`),
   );
-  const regressions = canaries.regressions.length + verdicts.regressed.length;
+  const judged = extras.driftFails ? "a regression (--drift-fails)" : "reported only";
+  section(
+    `measurements (baseline -> now, factor; DRIFT beyond x${extras.drift} or x1/${extras.drift}: ${judged})`,
+    extras.measurements.map(showMeasurement),
+  );
+  const regressions = countRegressions(canaries, verdicts, extras);
   lines.push(
     regressions === 0
-      ? "compare: no regression (canaries intact, no scenario went from pass to fail)"
+      ? "compare: no regression (canaries intact, every selected scenario ran, none went from pass to fail)"
       : `compare: ${regressions} regression(s)`,
   );
   return lines.join("\n");

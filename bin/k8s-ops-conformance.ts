@@ -22,6 +22,7 @@ import {
   renderRbac,
   showNeed,
 } from "../helpers/framework/permissions.ts";
+import { MEASUREMENTS_FILE } from "../helpers/framework/report.ts";
 import { T, useTimeoutScale } from "../helpers/framework/timeouts.ts";
 import { scanReport, showLeaks } from "../helpers/manifests/leaks.ts";
 import { testbedNodeNetwork } from "../helpers/traffic/network-guard.ts";
@@ -43,8 +44,14 @@ import {
   type CanaryFindings,
   type CanarySnapshot,
   compareCanaries,
+  compareMeasurements,
   compareVerdicts,
+  countRegressions,
+  type Measurement,
+  measurementsFromJsonl,
   readBaseline,
+  runnerFailure,
+  selectedBy,
   showComparison,
   type Verdict,
   verdictsFromJunit,
@@ -160,7 +167,11 @@ async function canariesBefore(options: CliOptions, cfg: Config, kube: Kube, prev
   const images = resolveImages({ ...sources, testbed: await testbedImages(kube) });
   if (previous !== undefined) {
     say(`compare: checking the canaries in namespace ${CANARY_NAMESPACE} against ${options.compare}`);
-    const findings = compareCanaries(previous.canaries, await snapshotCanaries(kube, images));
+    const findings = compareCanaries(
+      previous.canaries,
+      await snapshotCanaries(kube, images),
+      options.maxFailedRequests,
+    );
     return { previous, canaries: undefined, findings };
   }
   say(`baseline: deploying the canaries in namespace ${CANARY_NAMESPACE}`);
@@ -174,7 +185,7 @@ async function writeBaseline(
   cfg: Config,
   kube: Kube,
   canaries: CanarySnapshot,
-  verdicts: Record<string, Verdict>,
+  results: RunResults,
 ): Promise<void> {
   const version = await kube.version.getCode();
   const baseline: Baseline = {
@@ -186,11 +197,13 @@ async function writeBaseline(
     runId: cfg.runId,
     suites: options.suites,
     tags: options.tags,
-    verdicts,
+    verdicts: results.verdicts,
     canaries,
+    measurements: results.measurements,
   };
   writeFileSync(file, `${JSON.stringify(baseline, null, 2)}\n`);
-  say(`baseline: ${Object.keys(verdicts).length} verdict(s) and the canaries' identities written to ${file}`);
+  const counts = `${Object.keys(results.verdicts).length} verdict(s), ${results.measurements.length} measurement(s)`;
+  say(`baseline: ${counts} and the canaries' identities written to ${file}`);
 }
 
 /** Prints and saves what changed; removes the canaries unless kept; returns the number of regressions. */
@@ -200,17 +213,39 @@ async function finishCompare(
   kube: Kube,
   previous: Baseline,
   findings: CanaryFindings,
-  verdicts: Record<string, Verdict>,
+  results: RunResults,
 ): Promise<number> {
-  const changes = compareVerdicts(previous.verdicts, verdicts);
-  const text = showComparison(findings, changes);
+  const selected = selectedBy(options);
+  const changes = compareVerdicts(previous.verdicts, results.verdicts, selected);
+  const measured = (previous.measurements ?? []).filter((m) => selected(m.scenario));
+  const measurements = compareMeasurements(measured, results.measurements, options.drift);
+  const extras = { runner: results.runnerFailure, measurements, drift: options.drift, driftFails: options.driftFails };
+  const text = showComparison(findings, changes, extras);
   console.log(text);
   writeFileSync(join(reportsDir, "compare.txt"), `${text}\n`);
-  const json = { baseline: options.compare, canaries: findings, verdicts: changes };
+  const json = { baseline: options.compare, canaries: findings, verdicts: changes, ...extras };
   writeFileSync(join(reportsDir, "compare.json"), `${JSON.stringify(json, null, 2)}\n`);
-  if (options.keepCanaries) say(`compare: canaries kept in namespace ${CANARY_NAMESPACE} (--keep-canaries)`);
+  if (results.runnerFailure !== undefined) {
+    say(`compare: failed: ${results.runnerFailure}; the canaries stay in ${CANARY_NAMESPACE} for the next compare`);
+  } else if (options.keepCanaries) say(`compare: canaries kept in namespace ${CANARY_NAMESPACE} (--keep-canaries)`);
   else await removeCanaries(kube);
-  return findings.regressions.length + changes.regressed.length;
+  return countRegressions(findings, changes, extras);
+}
+
+/** What a run left to judge: verdicts from junit.xml, measurements, and why they cannot be judged (if so). */
+interface RunResults {
+  verdicts: Record<string, Verdict>;
+  measurements: Measurement[];
+  runnerFailure: string | undefined;
+}
+
+function readResults(reportsDir: string, code: number): RunResults {
+  const junit = join(reportsDir, "junit.xml");
+  const measured = join(reportsDir, MEASUREMENTS_FILE);
+  const verdicts = existsSync(junit) ? verdictsFromJunit(readFileSync(junit, "utf8")) : {};
+  const measurements = existsSync(measured) ? measurementsFromJsonl(readFileSync(measured, "utf8")) : [];
+  const scenarios = Object.keys(verdicts).length;
+  return { verdicts, measurements, runnerFailure: runnerFailure({ code, junitWritten: existsSync(junit), scenarios }) };
 }
 
 /** After the suites: writes the baseline, or finishes the compare and returns its number of regressions. */
@@ -220,13 +255,17 @@ async function acceptanceAfter(
   kube: Kube,
   reportsDir: string,
   acceptance: Acceptance,
-  verdicts: Record<string, Verdict>,
+  results: RunResults,
 ): Promise<number | undefined> {
   if (options.baseline !== undefined && acceptance.canaries) {
-    await writeBaseline(options.baseline, options, cfg, kube, acceptance.canaries, verdicts);
+    if (results.runnerFailure !== undefined) {
+      say(`baseline: not written: ${results.runnerFailure}`);
+      return 1;
+    }
+    await writeBaseline(options.baseline, options, cfg, kube, acceptance.canaries, results);
   }
   if (acceptance.previous === undefined || acceptance.findings === undefined) return undefined;
-  return finishCompare(options, reportsDir, kube, acceptance.previous, acceptance.findings, verdicts);
+  return finishCompare(options, reportsDir, kube, acceptance.previous, acceptance.findings, results);
 }
 
 /** A compare runs what the baseline ran, unless told otherwise. */
@@ -298,13 +337,14 @@ async function run(given: CliOptions): Promise<number> {
   if (shared !== undefined) say(`every test that ran failed the same way, most likely the environment: ${shared}`);
   console.log(summary ?? "e2e: no test result was written (reports/junit.xml missing)");
   if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
-  const verdicts = existsSync(junit) ? verdictsFromJunit(readFileSync(junit, "utf8")) : {};
-  const regressions = acceptance && (await acceptanceAfter(options, cfg, kube, reportsDir, acceptance, verdicts));
+  const results = readResults(reportsDir, result.code);
+  const regressions = acceptance && (await acceptanceAfter(options, cfg, kube, reportsDir, acceptance, results));
   if (!clean) {
     const command = cleanupCommand({ context: kube.context, kubeconfig: cfg.kubeconfig });
     say(`the run left objects behind (listed above); remove them with: ${command}`);
   }
-  // A compare judges change, not state: scenarios that failed in the baseline too do not fail it.
+  // A compare judges change, not state: scenarios that failed in the baseline too do not fail it. A run whose
+  // runner failed before writing results is a regression of its own (runnerFailure), never a pass.
   const failed = regressions === undefined ? result.code !== 0 : regressions > 0;
   return failed || leaks > 0 || !clean ? EXIT.failed : EXIT.passed;
 }
@@ -327,7 +367,7 @@ function scanForSecrets(reportsDir: string, learnedDir: string): number {
 
 /** A report shows one run: the previous run's results, artifacts and JUnit file go before this one starts. */
 function clearResults(reportsDir: string): void {
-  for (const name of ["allure-results", "artifacts", "junit.xml"]) {
+  for (const name of ["allure-results", "artifacts", "junit.xml", MEASUREMENTS_FILE]) {
     rmSync(join(reportsDir, name), { recursive: true, force: true });
   }
 }

@@ -184,6 +184,7 @@ export const test = vitestTest
       kube,
       images: inject("images"),
       runId: cfg.runId,
+      scenario: `${relative(resolve(SUITES_DIR, ".."), task.file.filepath)} > ${title}`,
       signal,
       defer: (description, step) => undo.push(description, step),
       podSecurity: level,

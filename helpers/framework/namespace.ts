@@ -114,6 +114,8 @@ export interface TestNamespace {
   readonly kube: Kube;
   readonly images: ImageTable;
   readonly runId: string;
+  /** `<file> > <describe> > <test>`, the key of the test's JUnit verdict; absent outside a test. */
+  readonly scenario?: string;
   /** Aborted when the test times out or the run is cancelled; pass it to long waits as `{ signal }`. */
   readonly signal: AbortSignal;
   /** Registers an undo step, run last-in-first-out after the test and before the namespace is deleted. */

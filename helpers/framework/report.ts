@@ -2,7 +2,10 @@
  * What a test says in the Allure report: named steps, attachments, log lines, labels.
  * Everything passes through the redactor first, so a Secret value never reaches a report or a log.
  */
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import * as allure from "allure-js-commons";
+import type { Unit } from "../../bin/baseline.ts";
 import { redactor } from "./redact.ts";
 
 /**
@@ -30,6 +33,24 @@ export async function attach(name: string, content: string, contentType = "text/
 /** A log line on stdout (vitest shows it under the test; JUnit keeps it as system-out), scrubbed. */
 export function log(message: string): void {
   console.log(redactor.scrub(message));
+}
+
+/** The file the scenarios' measurements go to, one JSON object a line; a baseline and a compare read it. */
+export const MEASUREMENTS_FILE = "measurements.jsonl";
+
+/**
+ * Records a figure the test measured (`await measure(ns, "Secret volume update delay", 812, "ms")`): a log
+ * line, an Allure parameter, and a line in <reports>/measurements.jsonl keyed like the test's JUnit verdict
+ * (`ns.scenario`), so a baseline stores it and a compare sets it beside the new value.
+ */
+export async function measure(test: { scenario?: string }, name: string, value: number, unit: Unit): Promise<void> {
+  log(`measured: ${name} = ${Number(value.toPrecision(6))} ${unit}`);
+  if (process.env.VITEST === undefined || test.scenario === undefined) return; // no test to key it by
+  const dir = process.env.KOC_REPORTS_DIR?.trim() || "reports";
+  mkdirSync(dir, { recursive: true });
+  const line = { scenario: test.scenario, name, value, unit };
+  appendFileSync(join(dir, MEASUREMENTS_FILE), `${JSON.stringify(line)}\n`);
+  await allure.parameter(name, `${value} ${unit}`);
 }
 
 /** Report labels for the capability a file checks: epic = area (e.g. "Workloads"), feature = capability. */
