@@ -16,7 +16,7 @@
 import { config } from "../../helpers/framework/config.ts";
 import type { TestNamespace } from "../../helpers/framework/fixtures.ts";
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
-import { attach, capability, log, step } from "../../helpers/framework/report.ts";
+import { attach, capability, log, measure, step } from "../../helpers/framework/report.ts";
 import { formatDuration, POLL, T } from "../../helpers/framework/timeouts.ts";
 import { type Check, holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
@@ -112,6 +112,8 @@ describe.concurrent("Config: updates of mounted Secrets and ConfigMaps", () => {
       ]);
       const text = `Secret volume: ${formatDuration(secret)}, ConfigMap volume: ${formatDuration(configMap)} after the API update`;
       log(`propagation to ${ns.name}/${pod}: ${text}`);
+      await measure(ns, "Secret volume update delay", Math.round(secret), "ms");
+      await measure(ns, "ConfigMap volume update delay", Math.round(configMap), "ms");
       await attach(
         "propagation delay",
         `${text}\n(kubelet pod resync: 1 min + jitter by default; upstream allows 240 s + cache TTL)`,

@@ -27,7 +27,7 @@
 
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
-import { capability, step } from "../../helpers/framework/report.ts";
+import { capability, measure, step } from "../../helpers/framework/report.ts";
 import { T } from "../../helpers/framework/timeouts.ts";
 import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
@@ -180,6 +180,7 @@ describe.concurrent("Probing container: liveness", () => {
       failureThreshold: timing.failureThreshold,
       failingFrom,
     });
+    await measure(ns, "restart seen after the health file's removal", seconds, "s");
     await step(`measured: restart seen ${seconds}s after the removal (window ${window.latestS}s)`, () =>
       waitFor(
         `events of pod ${ns.name}/liveness-http: Unhealthy and Killing`,

@@ -77,7 +77,7 @@ import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { config, parseBoolean } from "../../helpers/framework/config.ts";
 import { describe, expect, podSecurity, test } from "../../helpers/framework/fixtures.ts";
 import type { TestNamespace } from "../../helpers/framework/namespace.ts";
-import { capability, log, step } from "../../helpers/framework/report.ts";
+import { capability, log, measure, step } from "../../helpers/framework/report.ts";
 import { BOUNDS, formatDuration, T } from "../../helpers/framework/timeouts.ts";
 import { holdsFor, waitFor } from "../../helpers/framework/wait.ts";
 import { apply } from "../../helpers/manifests/apply.ts";
@@ -280,11 +280,13 @@ describe("Rolling update under continuous requests", () => {
           (pod) => traffic.watched.versionOf(pod) !== undefined,
         ),
       );
-      await step("assert: every prober saw an outage, and assertNoFailedRequests reports it", () => {
+      await step("assert: every prober saw an outage, and assertNoFailedRequests reports it", async () => {
         for (const { source } of traffic.probers) {
           const gaps = outages(records).filter((o) => o.source === source);
           expect(gaps.length, `outages seen by prober ${source}`).toBeGreaterThan(0);
-          log(`${source}: longest outage ${formatDuration(Math.max(...gaps.map((o) => o.to - o.from)))}`);
+          const longest = Math.max(...gaps.map((o) => o.to - o.from));
+          log(`${source}: longest outage ${formatDuration(longest)}`);
+          await measure(ns, `${source}: longest outage under Recreate`, Math.round(longest), "ms");
         }
         expect(() => assertNoFailedRequests(records)).toThrowError(FailedRequestsError);
       });
