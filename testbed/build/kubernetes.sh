@@ -7,7 +7,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck disable=SC1091
-source "$HERE/../versions.env"
+source "$HERE/versions.sh"
 OUT=${1:?usage: kubernetes.sh OUT_DIR}
 V=$KUBERNETES_VERSION S=$KUBERNETES_STAGING_VERSION
 [ -x "$OUT/bin/kubelet" ] && { echo "kubernetes $V: cached in $OUT/bin"; exit 0; }
