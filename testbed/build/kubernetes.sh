@@ -46,5 +46,5 @@ for c in $CMDS; do
   go build -p 2 -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ld" -o "$OUT/bin.tmp/$c" "k8s.io/kubernetes/cmd/$c"
 done
 "$OUT/bin.tmp/kubeadm" version -o short | grep -qx "$V" || { echo "kubeadm is not stamped $V" >&2; exit 1; }
-rm -rf "$OUT/bin"; mv "$OUT/bin.tmp" "$OUT/bin"
+rm -rf "${OUT:?}/bin"; mv "$OUT/bin.tmp" "$OUT/bin"
 echo "kubernetes $V built in $(( $(date +%s) - t0 ))s into $OUT/bin"

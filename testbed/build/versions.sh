@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the build scripts: the pins of the selected Kubernetes minor (the table in testbed/versions.ts).
 # cluster.ts exports them; a script run by hand asks versions.ts (KOC_KUBERNETES's minor, else the newest),
 # with the project's own Node (node_modules/.bin/node, which runs TypeScript) when `npm ci` installed it:
