@@ -10,7 +10,14 @@
 import { describe, expect, test } from "vitest";
 import type { NodeClock } from "./clocks.ts";
 import { inRunnerClock } from "./clocks.ts";
-import { anchoredSpan, type InjectedOutage, outageSlots, outageStart, podSchedule } from "./injected-outage.ts";
+import {
+  anchoredSpan,
+  type InjectedOutage,
+  inFlightDuring,
+  outageSlots,
+  outageStart,
+  podSchedule,
+} from "./injected-outage.ts";
 import { isFailure, outages, type ProbeRecord } from "./prober.ts";
 
 const T0 = 1_764_455_000_000;
@@ -120,5 +127,21 @@ describe("a prober whose clock is off, judged in the anchored span", () => {
     const [seen, ...more] = seenIn(inRunnerClock(stamped, ahead));
     expect(more).toEqual([]);
     expect(seen).toMatchObject({ from: T0, to: T0 + 300, failed: 60 });
+  });
+});
+
+describe("inFlightDuring", () => {
+  const span = { from: 1_000, to: 1_300 };
+
+  test("should count a request started before the span and reset inside it as the outage's", () => {
+    // seen live: a host prober's request started 54 ms before the injected start (and the span's allowance)
+    expect(inFlightDuring({ at: 946, latencyMs: 60 }, span)).toBe(true);
+    expect(inFlightDuring({ at: 1_100, latencyMs: 1 }, span)).toBe(true);
+  });
+
+  test("should leave out a request over before the span began, or started after it ended", () => {
+    expect(inFlightDuring({ at: 900, latencyMs: 50 }, span)).toBe(false);
+    expect(inFlightDuring({ at: 1_300, latencyMs: 0 }, span)).toBe(false);
+    expect(inFlightDuring({ at: 1_800, latencyMs: 5 }, span)).toBe(false);
   });
 });

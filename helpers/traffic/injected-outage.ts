@@ -72,6 +72,18 @@ export function anchoredSpan(
   return { from: outage.from - allowanceMs, to: outage.to + allowanceMs, allowanceMs };
 }
 
+/**
+ * A request was in flight at some moment of `span` (epoch ms, on the record's clock): it started before the
+ * span ended and had not finished before it began. A request started just before an outage and reset by it
+ * failed because of it; only a failure that was over before the span, or started after it, is another one.
+ */
+export function inFlightDuring(
+  request: { at: number; latencyMs: number },
+  span: { from: number; to: number },
+): boolean {
+  return request.at < span.to && request.at + request.latencyMs >= span.from;
+}
+
 /** The first slot boundary at least `leadMs` after `now`: when an outage placed now can safely start. */
 export function outageStart(now: number, leadMs: number): number {
   return Math.ceil((now + leadMs) / SLOT_MS) * SLOT_MS;
