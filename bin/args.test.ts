@@ -67,6 +67,11 @@ describe("command line", () => {
     expect(parseCommandLine(["run"]).options.clusterUp).toBe(true);
   });
 
+  test("should pass --kubernetes to the test bed it brings up", () => {
+    expect(parseCommandLine(["run", "--kubernetes", "1.36"]).options.kubernetes).toBe("1.36");
+    expect(parseCommandLine(["run"]).options.kubernetes).toBeUndefined();
+  });
+
   test("should treat --help as the help command", () => {
     expect(parseCommandLine(["--help"]).name).toBe("help");
     expect(parseCommandLine(["run", "-h"]).name).toBe("help");
@@ -97,6 +102,16 @@ describe("command line", () => {
     ],
     [["run", "--compare", "b", "--drift", "x"], "--drift needs a factor > 1"],
     [["list", "--drift", "2"], '--drift does not apply to "list"; see --help'],
+    [
+      ["run", "--kubernetes", "1.20"],
+      '--kubernetes: Kubernetes "1.20" is not supported by the test bed; supported: 1.35',
+    ],
+    [["run", "--kubernetes", "1.36", "--context", "x"], "--kubernetes selects the local test bed's version"],
+    [
+      ["run", "--kubernetes", "1.36", "--no-cluster-up"],
+      "it does not apply with --context, --kubeconfig or --no-cluster-up",
+    ],
+    [["list", "--kubernetes", "1.36"], '--kubernetes does not apply to "list"; see --help'],
   ])("should reject %j with one line saying what to fix", (argv, message) => {
     expect(() => parseCommandLine(argv)).toThrowError(UsageError);
     expect(() => parseCommandLine(argv)).toThrowError(message);

@@ -2,6 +2,7 @@
  * Command-line parsing and validation for bin/k8s-ops-conformance.ts (pure: no cluster, no process exit).
  */
 import { parseArgs } from "node:util";
+import { selectVersions } from "../testbed/versions.ts";
 
 export const EXIT = {
   /** Every selected test passed (tests skipped with a reason are allowed). */
@@ -38,6 +39,8 @@ export interface CliOptions {
   suites: string[];
   tags: string[];
   clusterUp: boolean;
+  /** run: the local test bed's Kubernetes minor (testbed/versions.ts), passed to `cluster.ts up --kubernetes`. */
+  kubernetes?: string | undefined;
   keepNamespaceOnFailure: boolean;
   timeoutScale?: string | undefined;
   runId?: string | undefined;
@@ -77,6 +80,7 @@ const OPTIONS = {
   suite: { type: "string", multiple: true },
   tag: { type: "string", multiple: true },
   "no-cluster-up": { type: "boolean" },
+  kubernetes: { type: "string" },
   "keep-namespace-on-failure": { type: "boolean" },
   "timeout-scale": { type: "string" },
   "run-id": { type: "string" },
@@ -105,6 +109,7 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
     "suite",
     "tag",
     "no-cluster-up",
+    "kubernetes",
     "keep-namespace-on-failure",
     "timeout-scale",
     "run-id",
@@ -143,6 +148,8 @@ Options (run):
   --suite NAME                   only suites/NAME/ (repeatable)
   --tag TAG                      only tests whose title has @TAG (repeatable; any of them)
   --no-cluster-up                do not start the local test bed when no target is given
+  --kubernetes MINOR             the local test bed's Kubernetes minor, e.g. 1.36 (env KOC_KUBERNETES);
+                                 default: the newest supported (testbed/versions.ts)
   --keep-namespace-on-failure    keep a failed test's namespace (env KOC_KEEP_NAMESPACE_ON_FAILURE=1)
   --timeout-scale N              multiply every deadline by N (env KOC_TIMEOUT_SCALE)
   --run-id ID                    label value for this run's objects (env KOC_RUN_ID); default: generated
@@ -206,9 +213,25 @@ function compareLimits(v: Parsed["values"]): { maxFailedRequests: number; drift:
   return { maxFailedRequests, drift };
 }
 
+/** --kubernetes picks the local test bed's minor: a supported one, and only when the test bed is started. */
+function checkKubernetesOption(v: Parsed["values"]): void {
+  if (v.kubernetes === undefined) return;
+  if (v.context !== undefined || v.kubeconfig !== undefined || v["no-cluster-up"]) {
+    throw new UsageError(
+      "--kubernetes selects the local test bed's version: it does not apply with --context, --kubeconfig or --no-cluster-up",
+    );
+  }
+  try {
+    selectVersions(v.kubernetes);
+  } catch (e) {
+    throw new UsageError(`--kubernetes: ${(e as Error).message}`);
+  }
+}
+
 function cliOptions(v: Parsed["values"]): CliOptions {
   for (const option of [
     "context",
+    "kubernetes",
     "kubeconfig",
     "timeout-scale",
     "run-id",
@@ -226,12 +249,14 @@ function cliOptions(v: Parsed["values"]): CliOptions {
   }
   checkAcceptanceOptions(v);
   const { maxFailedRequests, drift } = compareLimits(v);
+  checkKubernetesOption(v);
   return {
     context: v.context,
     kubeconfig: v.kubeconfig,
     suites: v.suite ?? [],
     tags: (v.tag ?? []).map((t) => t.replace(/^@/, "")),
     clusterUp: !v["no-cluster-up"],
+    kubernetes: v.kubernetes,
     keepNamespaceOnFailure: v["keep-namespace-on-failure"] ?? false,
     timeoutScale: v["timeout-scale"],
     runId: v["run-id"],

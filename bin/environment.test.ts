@@ -70,6 +70,7 @@ describe("KOC_* environment", () => {
         KOC_IMAGE_REGISTRY: "mirror.local:5000/hub",
         KOC_IMAGE_NGINX_NEXT: "mirror.local/nginx:1.28.0",
         KOC_TESTBED_IMAGES: "stock",
+        KOC_KUBERNETES: "1.36",
       }),
     ).not.toThrow();
   });
@@ -88,6 +89,7 @@ describe("KOC_* environment", () => {
     ["KOC_IMAGE_NGINX", "nginx:latest", '"nginx:latest" uses :latest'],
     ["KOC_IMAGE_NGNIX", "nginx:1.27.5", "names no image; known: KOC_IMAGE_NGINX"],
     ["KOC_TESTBED_IMAGES", "public", 'must be one of local, stock, got "public"'],
+    ["KOC_KUBERNETES", "1.30", 'KOC_KUBERNETES: Kubernetes "1.30" is not supported by the test bed; supported: 1.35'],
     ["KOC_TIMEOUT_SCAL", "3", "is not a variable of k8s-ops-conformance (misspelt?); known: KOC_CONTEXT"],
     ["KOC_ROLLOUT_SABOTAGE", "1", "is not a sabotage switch of k8s-ops-conformance"],
     ["KOC_ROLLOUTS_SABOTGE", "1", "is not a sabotage switch of k8s-ops-conformance"],

@@ -20,6 +20,7 @@ import {
 } from "../helpers/framework/config.ts";
 import { resolveImages } from "../helpers/framework/images.ts";
 import { livenessDelaySeconds } from "../helpers/observe/probe-evidence.ts";
+import { selectVersions } from "../testbed/versions.ts";
 
 /** Throws a ConfigError saying what to fix; `raw` is the variable's value as set. */
 type Check = (raw: string, name: string) => void;
@@ -86,6 +87,14 @@ export const VARIABLES: Readonly<Record<string, Check>> = {
     }
   },
   KOC_TESTBED_IMAGES: oneOf(["local", "stock"]),
+  // Its Kubernetes minor (testbed/versions.ts): a supported minor or its pinned version.
+  KOC_KUBERNETES: (raw, name) => {
+    try {
+      selectVersions(raw);
+    } catch (e) {
+      throw new ConfigError(`${name}: ${(e as Error).message}`);
+    }
+  },
   KOC_CACHE_DIR: anyText,
   KOC_KUBECTL: anyText,
   ...Object.fromEntries(SABOTAGE_SWITCHES.map((name) => [name, flag])),

@@ -88,7 +88,10 @@ async function prepareTarget(
   useTimeoutScale(cfg.timeoutScale); // --timeout-scale scales the CLI's own deadlines as well as the tests'
   resolveImages({ registry: cfg.imageRegistry, overrides: cfg.imageOverrides }); // bad KOC_IMAGE_* values fail here
   const target = chooseTarget(cfg);
-  if (!target.explicit && startTestbed) await bringUpTestbed();
+  if (options.kubernetes !== undefined && target.explicit) {
+    throw new UsageError("--kubernetes selects the local test bed's version: it does not apply to another target");
+  }
+  if (!target.explicit && startTestbed) await bringUpTestbed(options.kubernetes);
   const kube = connect(target);
   const version = await checkReachable(kube.kubeConfig);
   say(`target: context "${kube.context}" at ${kube.server} (Kubernetes ${version}), run id ${cfg.runId}`);

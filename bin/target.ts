@@ -30,8 +30,8 @@ export function chooseTarget(cfg: Config): Target & { explicit: boolean } {
   return { kubeconfig: undefined, context: TESTBED_CONTEXT, explicit: false };
 }
 
-/** `node testbed/cluster.ts up`: brings up (or reuses) the local kind test bed. */
-export async function bringUpTestbed(): Promise<void> {
+/** `node testbed/cluster.ts up [--kubernetes MINOR]`: brings up (or reuses) the local kind test bed. */
+export async function bringUpTestbed(kubernetes?: string): Promise<void> {
   if (!existsSync(TESTBED_SCRIPT)) {
     throw new UsageError(
       `no target given and the local test bed script ${TESTBED_SCRIPT} does not exist; pass --context NAME or --kubeconfig FILE`,
@@ -40,7 +40,8 @@ export async function bringUpTestbed(): Promise<void> {
   console.error(
     `no --context/--kubeconfig given: starting the local test bed (node testbed/cluster.ts up; skip with --no-cluster-up)`,
   );
-  const result = await execa(process.execPath, [TESTBED_SCRIPT, "up"], {
+  const args = kubernetes === undefined ? [] : ["--kubernetes", kubernetes];
+  const result = await execa(process.execPath, [TESTBED_SCRIPT, "up", ...args], {
     stdio: "inherit",
     reject: false,
     cwd: PROJECT_ROOT,

@@ -3,6 +3,8 @@
 // two workers), context kind-k8s-ops-conformance.
 //
 //   node testbed/cluster.ts up       create it (idempotent: an existing healthy cluster returns at once)
+//        [--kubernetes MINOR]        which Kubernetes (KOC_KUBERNETES; default: the newest minor of
+//                                    versions.ts); a running test bed of another minor is refused (exit 2)
 //        [--prepare-host]            allow changes to this host's Docker setup (packages, daemon.json, a
 //                                    dockerd restart) when its engine cannot run the nodes as it is
 //   node testbed/cluster.ts down     delete it, its containers, volumes and the kind network it made
@@ -13,13 +15,24 @@
 // Images (KOC_TESTBED_IMAGES or --images):
 //   local  (default) build everything here from Debian packages and Go modules: no container registry.
 //   stock  (default when GITHUB_ACTIONS=true) kind's published node image and public workload images.
-// Build outputs are cached in KOC_CACHE_DIR (default ~/.cache/k8s-ops-conformance), keyed by version.
+// Build outputs are cached in KOC_CACHE_DIR (default ~/.cache/k8s-ops-conformance), keyed by version, so
+// the builds of two minors coexist.
 //
 // This file is the story of each command; the jobs are in common.ts, lifecycle.ts, build/, host/, settle/, verify/.
 import { $, chalk } from "zx";
 import { buildLocalImages } from "./build/local-images.ts";
 import { cephDown, cephStatus, cephUp } from "./ceph/ceph.ts";
-import { CLUSTER, CONTEXT, elapsed, kubectlPath, log, type Mode, phase, readVersions } from "./common.ts";
+import {
+  CLUSTER,
+  CONTEXT,
+  elapsed,
+  kubectlPath,
+  log,
+  type Mode,
+  phase,
+  readVersions,
+  type Versions,
+} from "./common.ts";
 import { ensureCorefile, ensureHostRule, removeHostRule } from "./hermetic/hermetic.ts";
 import { dockerUp, ensureEngine, HostUnchangedError } from "./host/docker.ts";
 import { prepareSysctls, writeSysctls } from "./host/sysctls.ts";
@@ -32,14 +45,23 @@ import {
   networkExists,
   publishTestbedInfo,
   reuseExisting,
+  runningVersion,
+  VersionMismatchError,
   waitHealthy,
 } from "./lifecycle.ts";
 import { ensureKubeProxyRequests } from "./settle/settle.ts";
 import { verify } from "./verify/verify.ts";
+import { DEFAULT_MINOR, UnsupportedVersionError } from "./versions.ts";
 
 async function up(mode: Mode, prepareHost: boolean): Promise<void> {
-  const v = readVersions();
-  log(`test bed ${CLUSTER}: Kubernetes ${v.KUBERNETES_VERSION}, kind ${v.KIND_VERSION}, ${mode} images`);
+  const v = selected();
+  if (mode === "stock" && v.KUBERNETES_MINOR !== DEFAULT_MINOR)
+    throw new UnsupportedVersionError(
+      `stock images are kind ${v.KIND_VERSION}'s own node image (Kubernetes ${DEFAULT_MINOR}); ${v.KUBERNETES_MINOR} needs --images=local`,
+    );
+  log(
+    `test bed ${CLUSTER}: Kubernetes ${mode === "local" ? v.KUBERNETES_VERSION : `${DEFAULT_MINOR} (kind's node image)`}, kind ${v.KIND_VERSION}, ${mode} images`,
+  );
   await phase("docker engine", () => ensureEngine(mode, prepareHost));
   const kind = await kindBinary(v);
   // local mode is hermetic: the host drops what the kind network sends elsewhere (a host reboot forgets it)
@@ -69,9 +91,16 @@ async function up(mode: Mode, prepareHost: boolean): Promise<void> {
   log(`${chalk.green("ready")}: context ${CONTEXT} (${elapsed()})`);
 }
 
+/** The selected minor's pins (KOC_KUBERNETES, set from --kubernetes), exported to the build scripts. */
+function selected(): Versions {
+  const v = readVersions();
+  Object.assign(process.env, v);
+  return v;
+}
+
 async function down(): Promise<void> {
   await cephDown();
-  await deleteCluster(readVersions());
+  await deleteCluster(selected());
   if (!(await networkExists())) await removeHostRule();
   log(`${chalk.green("down")}: nothing of ${CLUSTER} is left running`);
 }
@@ -88,17 +117,34 @@ async function status(): Promise<number> {
   const ps =
     await $`docker ps -a --filter label=io.x-k8s.kind.cluster=${CLUSTER} --format ${"{{.Names}}\t{{.Status}}\t{{.Image}}"}`;
   console.log(ps.stdout.trim());
+  const version = await runningVersion().catch(() => "unknown (API server not answering)");
+  console.log(`Kubernetes ${version} (the nodes' kubelets)`);
   const k = await $`${await kubectlPath()} --context ${CONTEXT} get nodes -o wide`.nothrow();
   console.log(k.exitCode === 0 ? k.stdout.trim() : `API server not answering: ${k.stderr.trim()}`);
   const cephOk = await cephStatus();
   return k.exitCode === 0 && cephOk ? 0 : 1;
 }
 
+/**
+ * up's arguments. `--kubernetes MINOR` (or `--kubernetes=MINOR`, a full pinned version too) sets
+ * KOC_KUBERNETES, which selects the row of versions.ts for everything after it.
+ */
 function parseUp(args: string[]): [Mode, boolean] {
-  const unknown = args.filter((a) => a !== "--prepare-host" && !a.startsWith("--images="));
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? "";
+    if (a === "--kubernetes" || a.startsWith("--kubernetes=")) {
+      const value = a === "--kubernetes" ? args[++i] : a.slice("--kubernetes=".length);
+      if (!value) throw new UnsupportedVersionError("--kubernetes needs a minor, e.g. --kubernetes 1.36");
+      process.env.KOC_KUBERNETES = value;
+    } else rest.push(a);
+  }
+  const unknown = rest.filter((a) => a !== "--prepare-host" && !a.startsWith("--images="));
   if (unknown.length > 0)
-    throw new Error(`unknown argument ${unknown[0]}: up takes --images=local|stock and --prepare-host`);
-  return [parseMode(args), args.includes("--prepare-host")];
+    throw new Error(
+      `unknown argument ${unknown[0]}: up takes --kubernetes MINOR, --images=local|stock and --prepare-host`,
+    );
+  return [parseMode(rest), rest.includes("--prepare-host")];
 }
 
 function parseMode(args: string[]): Mode {
@@ -115,7 +161,9 @@ async function main(): Promise<number> {
   else if (cmd === "status") return status();
   else if (cmd === "verify") await verify();
   else {
-    console.error("usage: node testbed/cluster.ts up [--images=local|stock] [--prepare-host] | down | status | verify");
+    console.error(
+      "usage: node testbed/cluster.ts up [--kubernetes MINOR] [--images=local|stock] [--prepare-host] | down | status | verify",
+    );
     return 2;
   }
   return 0;
@@ -124,7 +172,11 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof HostUnchangedError) {
+    if (
+      err instanceof HostUnchangedError ||
+      err instanceof UnsupportedVersionError ||
+      err instanceof VersionMismatchError
+    ) {
       console.error(chalk.red(`cluster:up: ${err.message}`));
       process.exit(2);
     }

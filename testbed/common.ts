@@ -4,12 +4,13 @@
  * builds and their cache), host/ (the Docker engine, host sysctls, the hermetic network rules) and
  * verify/ (the acceptance checks).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { $, chalk, ProcessOutput } from "zx";
 import { waitFor } from "../helpers/framework/wait.ts";
+import { selectVersions, type Versions } from "./versions.ts";
 
 $.verbose = false;
 $.quiet = true;
@@ -24,18 +25,16 @@ export const CACHE = process.env.KOC_CACHE_DIR ?? join(homedir(), ".cache", "k8s
 export const IMAGES_CONFIGMAP = "k8s-ops-conformance-images";
 export const TESTBED_CONFIGMAP = "k8s-ops-conformance-testbed";
 
-export type Versions = Record<string, string>;
+export type { Versions };
 /** local: everything built on this machine, hermetic; stock: kind's published images (GitHub runners). */
 export type Mode = "local" | "stock";
 
+/**
+ * The pins of the Kubernetes minor this test bed runs (versions.ts): KOC_KUBERNETES (set by
+ * `cluster:up --kubernetes`), else the newest supported minor. Throws UnsupportedVersionError otherwise.
+ */
 export function readVersions(): Versions {
-  const text = readFileSync(join(TESTBED, "versions.env"), "utf8");
-  const out: Versions = {};
-  for (const line of text.split("\n")) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
-  }
-  return out;
+  return selectVersions(process.env.KOC_KUBERNETES);
 }
 
 const started = Date.now();
@@ -94,9 +93,13 @@ export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
 export async function kubectlPath(): Promise<string> {
   if (process.env.KOC_KUBECTL) return process.env.KOC_KUBECTL;
   if ((await $`command -v kubectl`.nothrow()).exitCode === 0) return "kubectl";
-  const v = readVersions();
-  const built = join(CACHE, `kubernetes-${v.KUBERNETES_VERSION}`, "bin", "kubectl");
-  if (existsSync(built)) return built;
+  // the selected minor's, else any minor's built here (kubectl talks to a minor either side of its own)
+  const own = `kubernetes-${readVersions().KUBERNETES_VERSION}`;
+  const dirs = existsSync(CACHE) ? readdirSync(CACHE).filter((d) => /^kubernetes-v\d/.test(d)) : [];
+  for (const dir of [own, ...dirs.sort().reverse()]) {
+    const built = join(CACHE, dir, "bin", "kubectl");
+    if (existsSync(built)) return built;
+  }
   throw new Error("kubectl not found: install it or run `npm run cluster:up` once to build it");
 }
 

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $, chalk } from "zx";
 import { PRESSURE_NODE_KEY, PRESSURE_NODE_REASON_KEY } from "../helpers/manifests/prereq.ts";
-import { buildKey } from "./build/local-images.ts";
+import { nodeImageTag, workloadsFile } from "./build/local-images.ts";
 import {
   CACHE,
   CLUSTER,
@@ -23,10 +23,39 @@ import {
   until,
   type Versions,
 } from "./common.ts";
+import { minorOf } from "./versions.ts";
 
 export async function kindBinary(v: Versions): Promise<string> {
   await $`bash ${join(TESTBED, "build/components.sh")} ${join(CACHE, "components")} kind`;
   return join(CACHE, "components", `kind-${v.KIND_VERSION}`, "kind");
+}
+
+/** A running test bed of another Kubernetes minor than the one asked for; cluster:up exits 2 with it. */
+export class VersionMismatchError extends Error {}
+
+/**
+ * The Kubernetes version the cluster's nodes run, as the nodes report it (their kubelets), e.g. "v1.36.3";
+ * several versions joined with ", " during a mixed state.
+ */
+export async function runningVersion(): Promise<string> {
+  const out = await kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.nodeInfo.kubeletVersion}");
+  return [...new Set(out.split(/\s+/).filter(Boolean))].sort().join(", ");
+}
+
+/**
+ * An existing test bed of another minor is never reused and never replaced behind the user's back (suites
+ * may be running on it): `up` refuses with one line. The node says what it runs (kind's /kind/version,
+ * readable before the API server answers).
+ */
+async function refuseOtherMinor(nodes: string[], v: Versions): Promise<void> {
+  const node = nodes.find((n) => n.endsWith("-control-plane")) ?? nodes[0] ?? "";
+  const out = await $`docker exec ${node} cat /kind/version`.nothrow();
+  const running = out.stdout.trim();
+  if (out.exitCode !== 0 || minorOf(running) === v.KUBERNETES_MINOR) return;
+  throw new VersionMismatchError(
+    `${CLUSTER} runs Kubernetes ${running}, ${v.KUBERNETES_VERSION} (${v.KUBERNETES_MINOR}) was asked for: ` +
+      `npm run cluster:down first, or KOC_TESTBED_NAME=<name> for a second test bed`,
+  );
 }
 
 export async function clusterNodes(): Promise<string[]> {
@@ -60,7 +89,9 @@ export function pressureNodeHost(): { hostMi: number; why?: string } {
 
 export function kindConfig(): string {
   // Three schedulable nodes like the clusters our users accept: the control plane keeps no taint.
-  // failCgroupV1: false is a no-op on 1.34 (its default) and keeps cgroup v1 hosts working on 1.35+.
+  // failCgroupV1: false keeps cgroup v1 hosts working: from 1.35 the kubelet refuses them by default.
+  // The patches name no apiVersion: kind (v0.33) writes kubeadm v1beta3 for 1.35 and v1beta4 from 1.36,
+  // and turns the kubeletExtraArgs map below into v1beta4's name/value list itself.
   //
   // The second worker is the memory-pressure node (label k8s-ops-conformance/memory-pressure=true) for the
   // eviction scenario: its kubelet reserves all but 3 GiB of the host's memory (systemReserved), caps its
@@ -198,6 +229,8 @@ export async function publishTestbedInfo(mode: Mode, workloads: Record<string, s
     cm(TESTBED_CONFIGMAP, {
       nodeNetwork: subnet,
       cluster: CLUSTER,
+      // what the nodes run (their kubelets), not what the version table says
+      kubernetesVersion: await runningVersion(),
       images: mode,
       containerdOomScoreAdj: await containerdOomScoreAdj(),
       // whether kindConfig labelled a memory-pressure node on this host (helpers/manifests/prereq.ts reads it)
@@ -239,8 +272,9 @@ export async function reuseExisting(mode: Mode, v: Versions): Promise<boolean> {
   const nodes = await clusterNodes();
   if (nodes.length === 0) return false;
   await $`docker start ${nodes}`.nothrow(); // a stopped cluster (host reboot) comes back as it was
+  await refuseOtherMinor(nodes, v);
   const running = (await $`docker inspect -f ${"{{.Config.Image}}"} ${nodes[0]}`).stdout.trim();
-  const current = `koc.local/node:${v.KUBERNETES_VERSION}-${buildKey()}`;
+  const current = nodeImageTag(v);
   if (mode === "local" && running !== current) {
     log(
       chalk.yellow(
@@ -262,11 +296,11 @@ export async function reuseExisting(mode: Mode, v: Versions): Promise<boolean> {
     return false;
   }
   // published again, so a cluster whose first `up` was interrupted still tells the suites its images
-  const workloadsFile = join(CACHE, "images", `workloads-${running.slice(running.lastIndexOf("-") + 1)}.json`);
-  if (mode === "local" && !existsSync(workloadsFile)) {
-    throw new Error(`the running cluster's image list ${workloadsFile} is gone: npm run cluster:down, then up`);
+  const workloads = workloadsFile(running);
+  if (mode === "local" && !existsSync(workloads)) {
+    throw new Error(`the running cluster's image list ${workloads} is gone: npm run cluster:down, then up`);
   }
-  await publishTestbedInfo(mode, mode === "local" ? JSON.parse(readFileSync(workloadsFile, "utf8")) : undefined);
+  await publishTestbedInfo(mode, mode === "local" ? JSON.parse(readFileSync(workloads, "utf8")) : undefined);
   return true;
 }
 

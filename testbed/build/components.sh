@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Build the Go programs the test bed needs besides Kubernetes itself, each at the version pinned in
-# versions.env, into OUT_DIR/<name>-<version>/ (a finished directory is reused).
+# Build the Go programs the test bed needs besides Kubernetes itself, each at the version pinned for the
+# selected minor (testbed/versions.ts), into OUT_DIR/<name>-<version>/ (a finished directory is reused).
 # usage: components.sh OUT_DIR [NAME ...]   NAME: kind etcd coredns local-path-provisioner crictl
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck disable=SC1091
-source "$HERE/../versions.env"
+source "$HERE/versions.sh"
 OUT=${1:?usage: components.sh OUT_DIR [NAME ...]}; shift
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 # modules come from the proxy only: never fall back to fetching from origin hosts

@@ -7,7 +7,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TB=$(dirname "$HERE")
 # shellcheck disable=SC1091
-source "$TB/versions.env"; source "$HERE/rootfs-sets.env"
+source "$HERE/versions.sh"; source "$HERE/rootfs-sets.env"
 CACHE=${1:?}; KEY=${2:?}; OUT=${3:?}; IMAGES_JSON=${4:?}
 KBIN=$CACHE/kubernetes-$KUBERNETES_VERSION/bin
 COMP=$CACHE/components
@@ -37,6 +37,17 @@ binimage() { # binimage TAG BINARY... : static binaries in /usr/local/bin of an 
 }
 
 # --- what kubeadm runs (names exactly as `kubeadm config images list` prints them)
+# The selected row of testbed/versions.ts must name exactly what this kubeadm asks for: a wrong pin fails
+# here, not as an image pull that can never succeed during `kubeadm init`.
+pinned=$(printf '%s\n' "registry.k8s.io/kube-apiserver:$KUBERNETES_VERSION" \
+  "registry.k8s.io/kube-controller-manager:$KUBERNETES_VERSION" "registry.k8s.io/kube-scheduler:$KUBERNETES_VERSION" \
+  "registry.k8s.io/kube-proxy:$KUBERNETES_VERSION" "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" \
+  "registry.k8s.io/pause:$PAUSE_IMAGE_TAG" "registry.k8s.io/etcd:$ETCD_IMAGE_TAG" | sort)
+listed=$("$KBIN/kubeadm" config images list --kubernetes-version "$KUBERNETES_VERSION" 2>/dev/null | sort)
+[ "$pinned" = "$listed" ] || {
+  echo "testbed/versions.ts pins for $KUBERNETES_VERSION differ from kubeadm config images list:" >&2
+  diff <(echo "$pinned") <(echo "$listed") >&2; exit 1
+}
 for c in kube-apiserver kube-controller-manager kube-scheduler; do
   binimage "registry.k8s.io/$c:$KUBERNETES_VERSION" "$KBIN/$c"
 done

@@ -7,7 +7,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck disable=SC1091
-source "$HERE/../versions.env"
+source "$HERE/versions.sh"
 OUT=${1:?usage: kubernetes.sh OUT_DIR}
 V=$KUBERNETES_VERSION S=$KUBERNETES_STAGING_VERSION
 [ -x "$OUT/bin/kubelet" ] && { echo "kubernetes $V: cached in $OUT/bin"; exit 0; }
@@ -46,5 +46,5 @@ for c in $CMDS; do
   go build -p 2 -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ld" -o "$OUT/bin.tmp/$c" "k8s.io/kubernetes/cmd/$c"
 done
 "$OUT/bin.tmp/kubeadm" version -o short | grep -qx "$V" || { echo "kubeadm is not stamped $V" >&2; exit 1; }
-rm -rf "$OUT/bin"; mv "$OUT/bin.tmp" "$OUT/bin"
+rm -rf "${OUT:?}/bin"; mv "$OUT/bin.tmp" "$OUT/bin"
 echo "kubernetes $V built in $(( $(date +%s) - t0 ))s into $OUT/bin"

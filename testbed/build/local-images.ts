@@ -8,14 +8,16 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node
 import { join, relative } from "node:path";
 import { $ } from "zx";
 import { CACHE, log, phase, TESTBED, type Versions } from "../common.ts";
+import { MINORS } from "../versions.ts";
 
 /**
- * A key over every input of the node image, so a changed script or version rebuilds it. The TypeScript
+ * A key over every input of the node image, so a changed script or pin rebuilds it; each minor has its own. The TypeScript
  * that drives the build, the docs, the acceptance checks, the hermetic settings applied to a running cluster and the host's own setup (host/, but for the
  * runtime wrapper the nodes use too) are not inputs.
  */
-export function buildKey(): string {
-  const hash = createHash("sha256");
+export function buildKey(v: Versions): string {
+  // the selected minor's pins (versions.ts is TypeScript, so not hashed as a file below)
+  const hash = createHash("sha256").update(JSON.stringify(v));
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
@@ -36,6 +38,16 @@ export function buildKey(): string {
   return hash.digest("hex").slice(0, 12);
 }
 
+/** The node image of the selected minor and the current test bed files: koc.local/node:<version>-<key>. */
+export function nodeImageTag(v: Versions): string {
+  return `koc.local/node:${v.KUBERNETES_VERSION}-${buildKey(v)}`;
+}
+
+/** The workload image refs built with a node image (by its tag), published for the suites. */
+export function workloadsFile(nodeImage: string): string {
+  return join(CACHE, "images", `workloads-${nodeImage.slice(nodeImage.indexOf(":") + 1)}.json`);
+}
+
 export interface LocalImages {
   nodeImage: string;
   /** Workload image key -> ref, published for the suites. */
@@ -43,10 +55,10 @@ export interface LocalImages {
 }
 
 export async function buildLocalImages(v: Versions): Promise<LocalImages> {
-  const key = buildKey();
-  const tag = `koc.local/node:${v.KUBERNETES_VERSION}-${key}`;
-  const imagesTar = join(CACHE, "images", `images-${key}.tar`);
-  const workloadsJson = join(CACHE, "images", `workloads-${key}.json`);
+  const key = buildKey(v);
+  const tag = nodeImageTag(v);
+  const imagesTar = join(CACHE, "images", `images-${v.KUBERNETES_VERSION}-${key}.tar`);
+  const workloadsJson = workloadsFile(tag);
   const build = join(TESTBED, "build");
   if ((await $`docker image inspect ${tag}`.nothrow()).exitCode === 0 && existsSync(workloadsJson)) {
     log(`node image ${tag} cached`);
@@ -72,12 +84,16 @@ export async function buildLocalImages(v: Versions): Promise<LocalImages> {
     () => $`bash ${join(build, "images.sh")} ${CACHE} ${key} ${imagesTar} ${workloadsJson}`,
   );
   await phase(`node image ${tag}`, () => $`bash ${join(build, "node-image.sh")} ${CACHE} ${tag} ${imagesTar}`);
-  await pruneOtherBuilds(key);
+  await pruneOtherBuilds(v.KUBERNETES_VERSION, key);
   return { nodeImage: tag, workloads: JSON.parse(readFileSync(workloadsJson, "utf8")) };
 }
 
-/** Drop node images and archives of other build keys: each is a couple of GB. */
-async function pruneOtherBuilds(key: string): Promise<void> {
+/**
+ * Drop node images and archives of the same Kubernetes version's other build keys: each is a couple of GB.
+ * Other pinned versions' builds stay, so two minors coexist (`cluster:down` + `up --kubernetes` switches
+ * without a rebuild); builds of versions no longer pinned go too.
+ */
+async function pruneOtherBuilds(version: string, key: string): Promise<void> {
   const dir = join(CACHE, "images");
   // builds a cluster still runs (another KOC_TESTBED_NAME) are kept with their image list
   const inUse = (await $`docker ps -a --format {{.Image}}`).stdout
@@ -85,14 +101,17 @@ async function pruneOtherBuilds(key: string): Promise<void> {
     .filter((t) => t.startsWith("koc.local/node:"));
   const keep = (name: string) =>
     name.includes(key) || inUse.some((t) => name.includes(t.slice(t.lastIndexOf("-") + 1)));
+  // this version's, and those of versions no longer in the table (or named before versions were)
+  const pinned = Object.values(MINORS).map((pins) => `${pins.KUBERNETES_VERSION}-`);
+  const ours = (name: string) => name.includes(`${version}-`) || !pinned.some((p) => name.includes(p));
   // an image made in the last hour may be another test bed's build about to start its cluster
   const images = (await $`docker images koc.local/node --format ${"{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}"}`).stdout;
   for (const line of images.split("\n").filter(Boolean)) {
     const [tag = "", created = ""] = line.split("\t");
     const old = Date.now() - Date.parse(created.replace(/ \+0000 UTC$/, "Z").replace(" ", "T")) > 3_600_000;
-    if (!keep(tag) && old) await $`docker rmi ${tag}`.nothrow();
+    if (ours(tag) && !keep(tag) && old) await $`docker rmi ${tag}`.nothrow();
   }
-  for (const f of readdirSync(dir)) {
+  for (const f of readdirSync(dir).filter(ours)) {
     const p = join(dir, f);
     // ours is preloaded into the node image now; another key's may be a build in progress unless it is old
     const stale = f.includes(key) || Date.now() - statSync(p).mtimeMs > 3_600_000;

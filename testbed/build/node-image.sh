@@ -7,7 +7,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TB=$(dirname "$HERE")
 # shellcheck disable=SC1091
-source "$TB/versions.env"; source "$HERE/rootfs-sets.env"
+source "$HERE/versions.sh"; source "$HERE/rootfs-sets.env"
 CACHE=${1:?}; TAG=${2:?}; IMAGES_TAR=${3:?}
 KBIN=$CACHE/kubernetes-$KUBERNETES_VERSION/bin
 NODE_ROOTFS=$CACHE/rootfs/node-$(echo "$ROOTFS_NODE" | sha256sum | cut -c1-12).tar
@@ -52,6 +52,7 @@ helper=$(grep -m1 '^koc.local/local-path-helper:' "$IMAGES_TAR.list")
 sed -e "s#LOCAL_PATH_HELPER_IMAGE#$helper#g" \
     -e "s#LOCAL_PATH_IMAGE#koc.local/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION#g" \
     "$TB/node/manifests/default-storage.yaml" >"$R/kind/manifests/default-storage.yaml"
+sed -i "s#registry.k8s.io/pause:PAUSE_IMAGE_TAG#registry.k8s.io/pause:$PAUSE_IMAGE_TAG#" "$R/etc/containerd/config.toml"
 grep -q "sandbox_image = \"registry.k8s.io/pause:$PAUSE_IMAGE_TAG\"" "$R/etc/containerd/config.toml" ||
   { echo "containerd's sandbox_image does not name pause:$PAUSE_IMAGE_TAG" >&2; exit 1; }
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck disable=SC1091
-source "$HERE/../versions.env"
+source "$HERE/versions.sh"
 OUT=${1:?usage: rootfs.sh OUT_TAR PKGS}; PKGS=${2:?usage: rootfs.sh OUT_TAR PKGS}
 [ -f "$OUT" ] && { echo "rootfs $(basename "$OUT"): cached"; exit 0; }
 S=$DEBIAN_SUITE
