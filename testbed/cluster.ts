@@ -9,6 +9,10 @@
 //                                    dockerd restart) when its engine cannot run the nodes as it is
 //   node testbed/cluster.ts down     delete it, its containers, volumes and the kind network it made
 //   node testbed/cluster.ts status   what runs now
+//   node testbed/cluster.ts upgrade --to MINOR [--steps-file FILE]
+//                                    upgrade the running test bed, one minor older, in place with kubeadm
+//                                    (upgrade.ts); each step appended to FILE as a JSON line (default
+//                                    $KOC_CACHE_DIR/upgrade-steps-<name>.jsonl) for `run --compare`
 //   node testbed/cluster.ts verify   prove it works: DNS, ClusterIP from every node, NodePort from the host,
 //                                    a PVC binding, a worker surviving `docker restart`
 //
@@ -50,6 +54,8 @@ import {
   waitHealthy,
 } from "./lifecycle.ts";
 import { ensureKubeProxyRequests } from "./settle/settle.ts";
+import { upgrade } from "./upgrade.ts";
+import { UpgradeRefusedError } from "./upgrade-plan.ts";
 import { verify } from "./verify/verify.ts";
 import { DEFAULT_MINOR, UnsupportedVersionError } from "./versions.ts";
 
@@ -147,6 +153,20 @@ function parseUp(args: string[]): [Mode, boolean] {
   return [parseMode(rest), rest.includes("--prepare-host")];
 }
 
+/** upgrade's arguments: `--to MINOR` (required) and `--steps-file FILE`, each also as `--flag=value`. */
+function parseUpgrade(args: string[]): [string, string | undefined] {
+  const values: Record<string, string | undefined> = {};
+  for (let i = 0; i < args.length; i++) {
+    const [flag = "", inline] = (args[i] ?? "").split(/=(.*)/s, 2);
+    if (flag !== "--to" && flag !== "--steps-file")
+      throw new UpgradeRefusedError(`unknown argument ${args[i]}: upgrade takes --to MINOR and --steps-file FILE`);
+    values[flag] = inline ?? args[++i];
+  }
+  const to = values["--to"];
+  if (!to) throw new UpgradeRefusedError("upgrade needs the target minor: cluster:upgrade -- --to 1.37");
+  return [to, values["--steps-file"]];
+}
+
 function parseMode(args: string[]): Mode {
   const flag = args.find((a) => a.startsWith("--images="))?.slice("--images=".length);
   const mode = flag ?? process.env.KOC_TESTBED_IMAGES ?? (process.env.GITHUB_ACTIONS === "true" ? "stock" : "local");
@@ -160,9 +180,10 @@ async function main(): Promise<number> {
   else if (cmd === "down") await down();
   else if (cmd === "status") return status();
   else if (cmd === "verify") await verify();
+  else if (cmd === "upgrade") await upgrade(...parseUpgrade(rest));
   else {
     console.error(
-      "usage: node testbed/cluster.ts up [--kubernetes MINOR] [--images=local|stock] [--prepare-host] | down | status | verify",
+      "usage: node testbed/cluster.ts up [--kubernetes MINOR] [--images=local|stock] [--prepare-host] | down | status | verify | upgrade --to MINOR [--steps-file FILE]",
     );
     return 2;
   }
@@ -175,9 +196,10 @@ main().then(
     if (
       err instanceof HostUnchangedError ||
       err instanceof UnsupportedVersionError ||
-      err instanceof VersionMismatchError
+      err instanceof VersionMismatchError ||
+      err instanceof UpgradeRefusedError
     ) {
-      console.error(chalk.red(`cluster:up: ${err.message}`));
+      console.error(chalk.red(`cluster:${process.argv[2] ?? "up"}: ${err.message}`));
       process.exit(2);
     }
     // a failed build step: show the tail of what it printed, not zx's stack

@@ -45,7 +45,7 @@ export async function runningVersion(): Promise<string> {
 /**
  * An existing test bed of another minor is never reused and never replaced behind the user's back (suites
  * may be running on it): `up` refuses with one line. The node says what it runs (kind's /kind/version,
- * readable before the API server answers).
+ * readable before the API server answers; cluster:upgrade rewrites it with the kubelet it installs).
  */
 async function refuseOtherMinor(nodes: string[], v: Versions): Promise<void> {
   const node = nodes.find((n) => n.endsWith("-control-plane")) ?? nodes[0] ?? "";
@@ -275,7 +275,15 @@ export async function reuseExisting(mode: Mode, v: Versions): Promise<boolean> {
   await refuseOtherMinor(nodes, v);
   const running = (await $`docker inspect -f ${"{{.Config.Image}}"} ${nodes[0]}`).stdout.trim();
   const current = nodeImageTag(v);
-  if (mode === "local" && running !== current) {
+  const imageVersion = /^koc\.local\/node:(v[^-]+)-/.exec(running)?.[1];
+  if (mode === "local" && imageVersion !== undefined && imageVersion !== v.KUBERNETES_VERSION) {
+    // cluster:upgrade moved the nodes (and /kind/version) to this minor in place; the node image stays the old one's
+    log(
+      chalk.yellow(
+        `the cluster was upgraded in place to ${v.KUBERNETES_VERSION} from the node image ${running}: reused as it is; npm run cluster:down, then up, for a fresh ${v.KUBERNETES_MINOR} test bed`,
+      ),
+    );
+  } else if (mode === "local" && running !== current) {
     log(
       chalk.yellow(
         `the cluster runs ${running}, the test bed files now make ${current}: npm run cluster:down, then up, to rebuild`,

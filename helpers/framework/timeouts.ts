@@ -79,6 +79,19 @@ export const BASE_TIMEOUTS = {
   probeVerdictMargin: 5_000,
   /** An object deleted and gone. */
   delete: 60_000,
+  /**
+   * `kubectl drain` of one node during the test bed's upgrade: evictions retried while a PodDisruptionBudget
+   * allows none, until the replacement pods elsewhere are Ready. Pods take seconds to start on the test bed;
+   * upstream kubectl waits forever by default.
+   */
+  nodeDrain: 300_000,
+  /** A node's kubelet restarted with a new version until the node reports that version and Ready. */
+  nodeUpgrade: 180_000,
+  /**
+   * One `kubeadm upgrade apply|node|plan` on a test bed node: apply replaces etcd and three static pods one
+   * after the other, each waiting for its pod's hash to change (kubeadm's own limit is 5 min per pod).
+   */
+  kubeadmUpgrade: 900_000,
   /** Collecting failure diagnostics for one namespace (events, logs, describe). */
   diagnostics: 60_000,
   /** The run-end sweep: every namespace and cluster-scoped object of the run gone. */

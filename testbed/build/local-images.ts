@@ -57,13 +57,35 @@ export interface LocalImages {
 export async function buildLocalImages(v: Versions): Promise<LocalImages> {
   const key = buildKey(v);
   const tag = nodeImageTag(v);
-  const imagesTar = join(CACHE, "images", `images-${v.KUBERNETES_VERSION}-${key}.tar`);
   const workloadsJson = workloadsFile(tag);
-  const build = join(TESTBED, "build");
   if ((await $`docker image inspect ${tag}`.nothrow()).exitCode === 0 && existsSync(workloadsJson)) {
     log(`node image ${tag} cached`);
     return { nodeImage: tag, workloads: JSON.parse(readFileSync(workloadsJson, "utf8")) };
   }
+  const imagesTar = await buildImageArchive(v);
+  await phase(
+    `node image ${tag}`,
+    () => $`bash ${join(TESTBED, "build", "node-image.sh")} ${CACHE} ${tag} ${imagesTar}`,
+  );
+  await pruneOtherBuilds(v.KUBERNETES_VERSION, key);
+  return { nodeImage: tag, workloads: JSON.parse(readFileSync(workloadsJson, "utf8")) };
+}
+
+/** The Kubernetes binaries of a minor: kubeadm, kubelet, kubectl and the control plane's (built by buildImageArchive). */
+export function kubernetesBin(v: Versions): string {
+  return join(CACHE, `kubernetes-${v.KUBERNETES_VERSION}`, "bin");
+}
+
+/**
+ * Everything up to the node image: the Kubernetes binaries, the components, the root filesystems and the
+ * archive of every image (images-<version>-<key>.tar, named as kubeadm names them), each step skipped when
+ * cached. The node image build preloads the archive; an in-place upgrade imports it into the running nodes.
+ */
+export async function buildImageArchive(v: Versions): Promise<string> {
+  const key = buildKey(v);
+  const imagesTar = join(CACHE, "images", `images-${v.KUBERNETES_VERSION}-${key}.tar`);
+  const workloadsJson = workloadsFile(nodeImageTag(v));
+  const build = join(TESTBED, "build");
   mkdirSync(join(CACHE, "images"), { recursive: true });
   await phase(`Kubernetes ${v.KUBERNETES_VERSION} binaries`, () =>
     $`bash ${join(build, "kubernetes.sh")} ${join(CACHE, `kubernetes-${v.KUBERNETES_VERSION}`)}`.quiet(false),
@@ -72,6 +94,10 @@ export async function buildLocalImages(v: Versions): Promise<LocalImages> {
     "etcd, CoreDNS, local-path-provisioner, crictl, kind",
     () => $`bash ${join(build, "components.sh")} ${join(CACHE, "components")}`,
   );
+  if (existsSync(imagesTar) && existsSync(workloadsJson)) {
+    log(`images ${imagesTar} cached`);
+    return imagesTar;
+  }
   const sets = readFileSync(join(build, "rootfs-sets.env"), "utf8");
   for (const m of sets.matchAll(/^ROOTFS_([A-Z]+)=(.*)$/gm)) {
     const [, name = "", pkgs = ""] = m;
@@ -83,9 +109,7 @@ export async function buildLocalImages(v: Versions): Promise<LocalImages> {
     "component and workload images",
     () => $`bash ${join(build, "images.sh")} ${CACHE} ${key} ${imagesTar} ${workloadsJson}`,
   );
-  await phase(`node image ${tag}`, () => $`bash ${join(build, "node-image.sh")} ${CACHE} ${tag} ${imagesTar}`);
-  await pruneOtherBuilds(v.KUBERNETES_VERSION, key);
-  return { nodeImage: tag, workloads: JSON.parse(readFileSync(workloadsJson, "utf8")) };
+  return imagesTar;
 }
 
 /**
