@@ -96,6 +96,8 @@ export const VARIABLES: Readonly<Record<string, Check>> = {
     }
   },
   KOC_CACHE_DIR: anyText,
+  // The steps file of `cluster:upgrade` that `run --compare` reads (default: the test bed's in KOC_CACHE_DIR).
+  KOC_UPGRADE_STEPS: anyText,
   KOC_KUBECTL: anyText,
   ...Object.fromEntries(SABOTAGE_SWITCHES.map((name) => [name, flag])),
   // The test bed's own sabotage switch, read by `cluster:verify` as "1" only (testbed/README.md).

@@ -68,6 +68,7 @@ export const KINDS: Readonly<Record<string, { resource: string; cluster?: true }
   Deployment: { resource: "deployments.apps" },
   ReplicaSet: { resource: "replicasets.apps" },
   StatefulSet: { resource: "statefulsets.apps" },
+  PodDisruptionBudget: { resource: "poddisruptionbudgets.policy" },
   DaemonSet: { resource: "daemonsets.apps" },
   Job: { resource: "jobs.batch" },
   EndpointSlice: { resource: "endpointslices.discovery.k8s.io" },

@@ -105,11 +105,13 @@ export const HARNESS: readonly Permission[] = [
 
 /** What `run --baseline` / `--compare` add: the canaries in koc-canary (bin/canaries.ts). */
 export const CANARIES: readonly Permission[] = [
-  ...["configmaps", "secrets", "services", "deployments.apps", "statefulsets.apps"].map((resource) => ({
-    resource,
-    verbs: ["create", "patch", "get"],
-    scenarios: ["canaries/deploy and compare"],
-  })),
+  ...["configmaps", "secrets", "services", "deployments.apps", "statefulsets.apps", "poddisruptionbudgets.policy"].map(
+    (resource) => ({
+      resource,
+      verbs: ["create", "patch", "get"],
+      scenarios: ["canaries/deploy and compare"],
+    }),
+  ),
   { resource: "pods/exec", verbs: ["create", "get"], scenarios: ["canaries/checksums and serving"] },
   { resource: "replicasets.apps", verbs: ["list"], scenarios: ["canaries/serving ReplicaSet"] },
 ];
