@@ -172,15 +172,15 @@ async function canariesBefore(options: CliOptions, cfg: Config, kube: Kube, prev
   if (previous !== undefined) {
     say(`compare: checking the canaries in namespace ${CANARY_NAMESPACE} against ${options.compare}`);
     // the host prober ran since the baseline: stopped first, so the suites' own traffic is not in its records
-    const records = await stopHostProber(options.compare ?? "");
+    const prober = await stopHostProber(options.compare ?? "");
     const findings = compareCanaries(
       previous.canaries,
       await snapshotCanaries(kube, images),
       options.maxFailedRequests,
     );
-    if (records === undefined) findings.notes.push("host prober: the baseline started none (not the local test bed)");
+    if (prober === undefined) findings.notes.push("host prober: the baseline started none (not the local test bed)");
     else {
-      const traffic = trafficFindings(records, readUpgradeSteps(), options.maxFailedRequests);
+      const traffic = trafficFindings(prober, readUpgradeSteps(), options.maxFailedRequests);
       findings.notes.push(...traffic.notes);
       findings.regressions.push(...traffic.regressions);
     }

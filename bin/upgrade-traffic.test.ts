@@ -21,27 +21,48 @@ const steps: StepRecord[] = [
   { step: "drain", node: "w1", startedAt: "2030-01-01T00:00:01Z", endedAt: "2030-01-01T00:00:03Z", ok: true },
 ];
 
+const log = (records: ProbeRecord[], ended = true) => ({ records, ended });
+/** A request every 5 ms from `from` to `to` (ms after T0), all answered. */
+const steady = (from: number, to: number) => Array.from({ length: (to - from) / 5 + 1 }, (_, i) => rec(from + i * 5));
+
 describe("trafficFindings", () => {
-  test("should pass a clean run and say how many requests it made", () => {
-    const r = trafficFindings([rec(0), rec(5), rec(10)], steps, 0);
+  test("should pass a run that watched every step, and say per step what it saw", () => {
+    const r = trafficFindings(log(steady(0, 4000)), steps, 0);
     expect(r.regressions).toEqual([]);
-    expect(r.notes[0]).toMatch(/3 request\(s\) through the NodePort, 0 failed/);
+    expect(r.notes[0]).toMatch(/801 request\(s\) through the NodePort, 0 failed/);
+    expect(r.notes).toContain(
+      "host prober during drain w1 (00:00:01.000-00:00:03.000Z): 401 request(s), 0 failed, longest gap 5ms",
+    );
+    expect(r.notes.some((n) => /longest gap between requests 5ms/.test(n))).toBe(true);
   });
 
   test("should place failures in their upgrade step and fail over the budget", () => {
-    const records = [rec(0), rec(1500, false), rec(1505, false), rec(1510), rec(4000, false)];
-    const r = trafficFindings(records, steps, 1);
-    expect(r.regressions).toEqual(["host prober: 3 failed request(s), more than --max-failed-requests 1"]);
+    const records = steady(0, 4000).map((r) => ([1500, 1505, 3900].includes(r.at - T0) ? rec(r.at - T0, false) : r));
+    const r = trafficFindings(log(records), steps, 1);
+    expect(r.regressions).toEqual([
+      "host prober: 3 failed request(s), more than --max-failed-requests 1: 2 during drain w1, 1 during outside the upgrade",
+    ]);
     expect(r.notes).toContain("host prober: 2 failed during drain w1");
-    expect(r.notes).toContain("host prober: 1 failed during outside the upgrade");
     expect(r.notes.some((n) => /longest outage .* during drain w1/.test(n))).toBe(true);
-    expect(trafficFindings(records, steps, 3).regressions).toEqual([]);
+    expect(trafficFindings(log(records), steps, 3).regressions).toEqual([]);
   });
 
-  test("should report a blind pause and treat no records as a regression", () => {
+  test("should not vouch for an upgrade it did not watch: a pause, a late start, an early end, a death", () => {
     expect(longestPause([rec(0), rec(5), rec(2005)])).toEqual({ ms: 2000, at: T0 + 5 });
-    expect(trafficFindings([rec(0), rec(2000)], steps, 0).notes.join("\n")).toMatch(/paused 2s .* during drain w1/);
-    expect(trafficFindings([], steps, 0).regressions[0]).toMatch(/no records/);
+    const paused = [...steady(0, 1500), ...steady(2600, 4000)];
+    expect(trafficFindings(log(paused), steps, 0).regressions).toEqual([
+      "host prober: blind for 1.1s from 00:00:01.500Z (no request started; bound 1s), during drain w1",
+    ]);
+    expect(trafficFindings(log(steady(0, 2000)), steps, 0).regressions[0]).toMatch(
+      /did not watch the whole upgrade \(00:00:01.000Z to 00:00:03.000Z\): its requests ran from 00:00:00.000Z to 00:00:02.000Z/,
+    );
+    expect(trafficFindings(log(steady(1500, 4000)), steps, 0).regressions[0]).toMatch(
+      /did not watch the whole upgrade/,
+    );
+    expect(trafficFindings(log(steady(0, 4000), false), steps, 0).regressions).toEqual([
+      "host prober: no end line, it exited before the compare stopped it (last request at 00:00:04.000Z)",
+    ]);
+    expect(trafficFindings(log([]), steps, 0).regressions[0]).toMatch(/no records/);
   });
 
   test("should keep the prober's files next to the baseline", () => {

@@ -8,8 +8,15 @@
  * first (network-guard.ts). It writes its records to FILE.prober.records and its pid to FILE.prober.pid.
  * `run --compare FILE` creates FILE.prober.stop (the loop finishes the requests in flight and writes its
  * end line), reads the records and the upgrade's steps file (testbed/upgrade.ts), and reports failed
- * requests, the longest outage, the longest pause between requests and the upgrade step each fell in.
- * Failed requests above --max-failed-requests are a regression.
+ * requests, the longest outage, the longest gap between requests, and per upgrade step its requests,
+ * failures and longest gap. Regressions: failed requests above --max-failed-requests, and a prober that
+ * cannot vouch for the upgrade (no records, no end line, requests that began after the first step or
+ * ended before the last, a gap over BOUNDS.proberGap): "0 failed" from a prober that was not watching
+ * would be a vacuous pass.
+ *
+ * Made to fail, live: a NodePort rejected on one node for a few seconds during the upgrade (an iptables
+ * REJECT in that node) makes `run --compare` exit 1 naming the failed requests and their step; the
+ * unit tests cover the blindness rules with records cut short, paused and unended.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -89,7 +96,7 @@ export async function startHostProber(kube: Kube, namespace: string, baselineFil
  * Stops the detached prober and returns its records; undefined when the baseline started none (an older
  * baseline, or another cluster than the test bed). Waits for its end line, then for the process to exit.
  */
-export async function stopHostProber(baselineFile: string): Promise<ProbeRecord[] | undefined> {
+export async function stopHostProber(baselineFile: string): Promise<HostProberLog | undefined> {
   const files = proberFiles(baselineFile);
   if (!existsSync(files.pid)) return undefined;
   const pid = Number(readFileSync(files.pid, "utf8").trim());
@@ -106,7 +113,8 @@ export async function stopHostProber(baselineFile: string): Promise<ProbeRecord[
     { interval: POLL.fast },
   );
   rmSync(files.pid, { force: true });
-  return parseProbeLog(ended(), SOURCE);
+  const text = ended();
+  return { records: parseProbeLog(text, SOURCE), ended: text.includes(`${END_MARK}|`) };
 }
 
 function alive(pid: number): boolean {
@@ -129,35 +137,87 @@ export function longestPause(records: readonly ProbeRecord[]): { ms: number; at:
   return best;
 }
 
-/** What the host prober saw from baseline to compare: notes, and the regressions (failed requests over budget). */
+/** What the detached prober left: its records, and whether it wrote its end line (stopped, not died). */
+export interface HostProberLog {
+  records: ProbeRecord[];
+  ended: boolean;
+}
+
+const at = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+
+/** The longest stretch of [from, to] in which no request started (the edges count as stretch ends). */
+function longestGapIn(starts: readonly number[], from: number, to: number): number {
+  const points = [from, ...starts.filter((t) => t >= from && t <= to), to];
+  return Math.max(0, ...points.slice(1).map((t, i) => t - (points[i] ?? t)));
+}
+
+/** One line per upgrade step: the requests that started during it, the failed ones, the longest gap. */
+function perStep(records: readonly ProbeRecord[], steps: readonly StepRecord[]): string[] {
+  const starts = records.map((r) => r.at).sort((a, b) => a - b);
+  return steps.map((s) => {
+    const from = Date.parse(s.startedAt);
+    const to = Date.parse(s.endedAt);
+    const inside = records.filter((r) => r.at >= from && r.at <= to);
+    const label = s.node === "cluster" ? s.step : `${s.step} ${s.node}`;
+    return `host prober during ${label} (${at(from)}-${at(to)}Z): ${inside.length} request(s), ${inside.filter(isFailure).length} failed, longest gap ${formatDuration(longestGapIn(starts, from, to))}`;
+  });
+}
+
+/** Why the records cannot vouch for the upgrade: the prober died, started late, stopped early or paused. */
+function blindness(log: HostProberLog, steps: readonly StepRecord[]): string[] {
+  const found: string[] = [];
+  const starts = log.records.map((r) => r.at).sort((a, b) => a - b);
+  const [first = 0, last = 0] = [starts[0], starts[starts.length - 1]];
+  if (!log.ended)
+    found.push(`host prober: no end line, it exited before the compare stopped it (last request at ${at(last)}Z)`);
+  if (steps.length > 0) {
+    const from = Math.min(...steps.map((s) => Date.parse(s.startedAt)));
+    const to = Math.max(...steps.map((s) => Date.parse(s.endedAt)));
+    if (first > from || last < to)
+      found.push(
+        `host prober: did not watch the whole upgrade (${at(from)}Z to ${at(to)}Z): its requests ran from ${at(first)}Z to ${at(last)}Z`,
+      );
+  }
+  const pause = longestPause(log.records);
+  if (pause.ms > BOUNDS.proberGap)
+    found.push(
+      `host prober: blind for ${formatDuration(pause.ms)} from ${at(pause.at)}Z (no request started; bound ${formatDuration(BOUNDS.proberGap)}), during ${stepAt(steps, pause.at + pause.ms / 2)}`,
+    );
+  return found;
+}
+
+/**
+ * What the host prober saw from baseline to compare. Regressions: no records, a prober that cannot vouch
+ * for the upgrade (blindness), failed requests over the budget. Notes: the totals, the longest outage and
+ * gap, and one line per upgrade step, so a reader sees every step was watched, not only that nothing failed.
+ */
 export function trafficFindings(
-  records: readonly ProbeRecord[],
+  log: HostProberLog,
   steps: readonly StepRecord[],
   maxFailed: number,
 ): { notes: string[]; regressions: string[] } {
+  const { records } = log;
   const failed = records.filter(isFailure);
   const notes = [`host prober: ${records.length} request(s) through the NodePort, ${failed.length} failed`];
-  const regressions: string[] = [];
-  if (records.length === 0) {
-    regressions.push("host prober: no records: it did not run between the baseline and the compare");
-    return { notes, regressions };
-  }
+  if (records.length === 0)
+    return { notes, regressions: ["host prober: no records: it did not run between the baseline and the compare"] };
+  const regressions = blindness(log, steps);
+  const pause = longestPause(records);
+  notes.push(`host prober: longest gap between requests ${formatDuration(pause.ms)} from ${at(pause.at)}Z`);
   const spans = outages(records);
   const longest = [...spans].sort((a, b) => b.to - b.from - (a.to - a.from))[0];
   if (longest)
     notes.push(
       `host prober: longest outage ${formatDuration(longest.to - longest.from)} (${longest.failed} failed) at ${new Date(longest.from).toISOString()}, during ${stepAt(steps, longest.from)}; first: ${longest.first}`,
     );
-  const pause = longestPause(records);
-  if (pause.ms > BOUNDS.proberGap)
-    notes.push(
-      `host prober: paused ${formatDuration(pause.ms)} at ${new Date(pause.at).toISOString()} (blind then), during ${stepAt(steps, pause.at + pause.ms / 2)}`,
-    );
   const byStep = new Map<string, number>();
   for (const r of failed) byStep.set(stepAt(steps, r.at), (byStep.get(stepAt(steps, r.at)) ?? 0) + 1);
   for (const [step, n] of byStep) notes.push(`host prober: ${n} failed during ${step}`);
+  notes.push(...perStep(records, steps));
   if (failed.length > maxFailed)
-    regressions.push(`host prober: ${failed.length} failed request(s), more than --max-failed-requests ${maxFailed}`);
+    regressions.push(
+      `host prober: ${failed.length} failed request(s), more than --max-failed-requests ${maxFailed}: ${[...byStep].map(([step, n]) => `${n} during ${step}`).join(", ")}`,
+    );
   return { notes, regressions };
 }
 
