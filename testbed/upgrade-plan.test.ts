@@ -28,6 +28,10 @@ const old = from.KUBERNETES_VERSION;
 const neu = to.KUBERNETES_VERSION;
 const shown = (steps: { kind: string; node: string }[]) => steps.map((s) => `${s.kind} ${s.node}`);
 
+/** What the plan does on one worker, in order. */
+const workerSteps = (node: string) =>
+  ["kubeadm", "upgrade-node", "drain", "kubelet", "ready", "uncordon"].map((kind) => `${kind} ${node}`);
+
 describe("planUpgrade", () => {
   test("should stage every node, then upgrade the control plane, then each worker in turn", () => {
     expect(shown(planUpgrade(nodes(old, old, old), from, to))).toEqual([
@@ -41,18 +45,8 @@ describe("planUpgrade", () => {
       "kubelet koc-control-plane",
       "ready koc-control-plane",
       "uncordon koc-control-plane",
-      "kubeadm koc-worker",
-      "upgrade-node koc-worker",
-      "drain koc-worker",
-      "kubelet koc-worker",
-      "ready koc-worker",
-      "uncordon koc-worker",
-      "kubeadm koc-worker2",
-      "upgrade-node koc-worker2",
-      "drain koc-worker2",
-      "kubelet koc-worker2",
-      "ready koc-worker2",
-      "uncordon koc-worker2",
+      ...workerSteps("koc-worker"),
+      ...workerSteps("koc-worker2"),
       "settle cluster",
     ]);
   });
@@ -80,12 +74,7 @@ describe("planUpgrade", () => {
   test("should resume a half-done upgrade with the nodes still on the old version", () => {
     expect(shown(planUpgrade(nodes(neu, neu, old), from, to))).toEqual([
       "stage koc-worker2",
-      "kubeadm koc-worker2",
-      "upgrade-node koc-worker2",
-      "drain koc-worker2",
-      "kubelet koc-worker2",
-      "ready koc-worker2",
-      "uncordon koc-worker2",
+      ...workerSteps("koc-worker2"),
       "settle cluster",
     ]);
   });
