@@ -5,6 +5,8 @@
 #   bounding set, e.g. CAP_SYS_RESOURCE, which plain runc cannot apply to --privileged containers)
 # - writes /etc/docker/daemon.json (the previous one is kept as daemon.json.before-k8s-ops-conformance)
 # - starts dockerd, or restarts it when it runs
+# - without systemd, gives the containers' cgroup the CPU weight of CPU_WEIGHT_THREADS busy host threads
+#   (see below)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 log() { echo "[docker] $*"; }
@@ -42,3 +44,23 @@ fi
 rt=$(docker info -f '{{.DefaultRuntime}}')
 [ "$rt" = runc-capfilter ] || { echo "dockerd default runtime is $rt, expected runc-capfilter" >&2; exit 1; }
 log "engine up, default runtime $rt"
+
+# Without systemd, every host process sits in the root CPU cgroup and competes one by one with the
+# containers' cgroup as a whole, which has the weight of a single thread (cgroup v1 cpu.shares 1024,
+# v2 cpu.weight 100). On a busy 2-core host (a build, an editor, the suite's own runner) the whole test
+# bed, every node and pod, then gets a sliver of the CPU, and a prober pod stops for a second: a
+# verdict that measured the host, not the cluster. Give the containers the weight of a few busy host
+# threads instead. With systemd, docker.service's slice has its own weight and nothing is changed.
+CPU_WEIGHT_THREADS=${CPU_WEIGHT_THREADS:-8}
+if [ ! -d /run/systemd/system ]; then
+  if [ -d /sys/fs/cgroup/cpu ]; then
+    mkdir -p /sys/fs/cgroup/cpu/docker
+    echo $((1024 * CPU_WEIGHT_THREADS)) >/sys/fs/cgroup/cpu/docker/cpu.shares
+    log "containers' CPU weight: cpu.shares $(cat /sys/fs/cgroup/cpu/docker/cpu.shares) (a host thread has 1024)"
+  elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    mkdir -p /sys/fs/cgroup/docker
+    if echo $((100 * CPU_WEIGHT_THREADS)) >/sys/fs/cgroup/docker/cpu.weight 2>/dev/null; then
+      log "containers' CPU weight: cpu.weight $(cat /sys/fs/cgroup/docker/cpu.weight) (a host thread has 100)"
+    fi
+  fi
+fi

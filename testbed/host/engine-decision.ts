@@ -48,7 +48,9 @@ export type EngineAction =
   | { kind: "stop"; line: string };
 
 export const ALLOW = "npm run cluster:up -- --prepare-host";
-const RUNTIME = "install /usr/local/sbin/runc-capfilter as dockerd's default runtime in /etc/docker/daemon.json";
+const RUNTIME =
+  "install /usr/local/sbin/runc-capfilter as dockerd's default runtime in /etc/docker/daemon.json, " +
+  "give the containers' CPU cgroup the weight of 8 host threads when no systemd manages it";
 
 function describe(packages: string[], docker: string | undefined): string[] {
   const changes = packages.length > 0 ? [`install Debian packages ${packages.join(", ")}`] : [];
