@@ -28,6 +28,9 @@ describe("command line", () => {
       name: "run",
       options: {
         context: "prod",
+        contexts: ["prod"],
+        inCluster: false,
+        canaries: false,
         kubeconfig: "/kc",
         suites: ["smoke", "workloads"],
         tags: ["smoke"],
@@ -46,6 +49,21 @@ describe("command line", () => {
     });
   });
 
+  test("should take several contexts for run only, each baseline file per context", () => {
+    const options = parseCommandLine(["run", "--context", "a", "--context", "b", "--context", "a"]).options;
+    expect(options).toMatchObject({ context: undefined, contexts: ["a", "b"] });
+    expect(parseCommandLine(["run", "--context", "a"]).options).toMatchObject({ context: "a", contexts: ["a"] });
+    expect(() => parseCommandLine(["cleanup", "--context", "a", "--context", "b"])).toThrowError(
+      '"cleanup" takes one --context',
+    );
+    expect(() => parseCommandLine(["run", "--context", "a", "--context", "b", "--compare", "x.json"])).toThrowError(
+      "write {context} in it",
+    );
+    expect(
+      parseCommandLine(["run", "--context", "a", "--context", "b", "--baseline", "b-{context}.json"]).options.baseline,
+    ).toBe("b-{context}.json");
+  });
+
   test("should bring the test bed up unless told not to", () => {
     expect(parseCommandLine(["run"]).options.clusterUp).toBe(true);
   });
@@ -61,8 +79,8 @@ describe("command line", () => {
   });
 
   test.each([
-    [[], "missing command; one of: run, list, cleanup, report, permissions, help"],
-    [["start"], 'unknown command "start"; one of: run, list, cleanup, report, permissions, help'],
+    [[], "missing command; one of: run, list, cleanup, report, permissions, images, results, help"],
+    [["start"], 'unknown command "start"; one of: run, list, cleanup, report, permissions, images, results, help'],
     [["run", "--bogus"], "Unknown option '--bogus'"],
     [["run", "--context"], "Option '--context <value>' argument missing"],
     [["run", "--context", ""], "--context needs a value"],

@@ -30,11 +30,18 @@ export class PermissionError extends Error {
   override name = "PermissionError";
 }
 
-export const COMMANDS = ["run", "list", "cleanup", "report", "permissions", "help"] as const;
+export const COMMANDS = ["run", "list", "cleanup", "report", "permissions", "images", "results", "help"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface CliOptions {
+  /** The one context given (undefined when none, or several: then `contexts` lists them). */
   context?: string | undefined;
+  /** run: every --context given, each run in turn. */
+  contexts: string[];
+  /** run, images: run the suites as a Job inside the cluster (the suite image). */
+  inCluster: boolean;
+  /** images: the canaries' images too (what --baseline and --compare deploy). */
+  canaries: boolean;
   kubeconfig?: string | undefined;
   suites: string[];
   tags: string[];
@@ -69,7 +76,9 @@ export interface Command {
 }
 
 const OPTIONS = {
-  context: { type: "string" },
+  context: { type: "string", multiple: true },
+  "in-cluster": { type: "boolean" },
+  canaries: { type: "boolean" },
   kubeconfig: { type: "string" },
   suite: { type: "string", multiple: true },
   tag: { type: "string", multiple: true },
@@ -110,12 +119,15 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
     "baseline",
     "compare",
     "keep-canaries",
+    "in-cluster",
     "help",
   ],
   list: ["suite", "tag", "help"],
   cleanup: ["context", "kubeconfig", "older-than", "help"],
   report: ["reports-dir", "history", "help"],
   permissions: ["suite", "write", "help"],
+  images: ["context", "kubeconfig", "suite", "in-cluster", "canaries", "help"],
+  results: ["context", "kubeconfig", "reports-dir", "help"],
   help: ["help"],
 };
 
@@ -128,10 +140,15 @@ Commands:
   report     render reports/allure-results into reports/allure-report (HTML); --history DIR: the previous
              report's directory, whose history.jsonl the new report continues (trends)
   permissions  list what the selected suites may need to do (--write: regenerate manifests/rbac/ and docs)
+  images     list every image a run would use (--suite, --in-cluster, --canaries), one line each with its source
+  results    fetch the newest nightly result the in-cluster CronJob kept (manifests/runner/) into --reports-dir
   help       show this text
 
 Options (run):
-  --context NAME                 kubeconfig context to test (env KOC_CONTEXT); default: ${"kind-k8s-ops-conformance"}
+  --context NAME                 kubeconfig context to test (env KOC_CONTEXT); default: ${"kind-k8s-ops-conformance"};
+                                 repeat it to test several clusters in turn (reports in --reports-dir/<context>/)
+  --in-cluster                   run the suites as a Job inside the cluster (the suite image, npm run image);
+                                 progress and results come back here
   --kubeconfig FILE              kubeconfig file (env KOC_KUBECONFIG); alone, its current-context is used
   --suite NAME                   only suites/NAME/ (repeatable)
   --tag TAG                      only tests whose title has @TAG (repeatable; any of them)
@@ -149,6 +166,7 @@ Options (run):
   --baseline FILE                before an upgrade: deploy canaries (namespace koc-canary), run, write FILE
   --compare FILE                 after it: check the canaries, run, show changed verdicts; exit 1 on regression
   --keep-canaries                with --compare: leave the canaries in place (for a later compare)
+                                 (with several contexts, write {context} in the --baseline/--compare FILE)
 
 Options (cleanup): --context, --kubeconfig as for run (no test bed start), and
   --older-than MINUTES           only what was created at least MINUTES ago (leave runs in progress alone)
@@ -195,9 +213,23 @@ function checkKubernetesOption(v: Parsed["values"]): void {
   }
 }
 
-function cliOptions(v: Parsed["values"]): CliOptions {
+/** Several contexts: each gets its own reports folder and, when comparing, its own baseline file. */
+function checkContexts(contexts: readonly string[], v: Parsed["values"]): void {
+  if (contexts.length < 2) return;
+  for (const option of ["baseline", "compare"] as const) {
+    const file = v[option];
+    if (file !== undefined && !file.includes("{context}")) {
+      throw new UsageError(
+        `--${option} with several contexts needs one file per context: write {context} in it, e.g. before-{context}.json`,
+      );
+    }
+  }
+}
+
+/** Options given without a value (`--context ""`). */
+function checkValues(v: Parsed["values"]): void {
+  for (const context of v.context ?? []) if (context.trim() === "") throw new UsageError("--context needs a value");
   for (const option of [
-    "context",
     "kubernetes",
     "kubeconfig",
     "timeout-scale",
@@ -210,14 +242,23 @@ function cliOptions(v: Parsed["values"]): CliOptions {
   ] as const) {
     if (v[option] !== undefined && v[option].trim() === "") throw new UsageError(`--${option} needs a value`);
   }
+}
+
+function cliOptions(v: Parsed["values"]): CliOptions {
+  checkValues(v);
   const olderThan = Number(v["older-than"] ?? 0);
   if (!Number.isFinite(olderThan) || olderThan < 0) {
     throw new UsageError(`--older-than needs a number of minutes >= 0, got "${v["older-than"]}"`);
   }
   checkAcceptanceOptions(v);
   checkKubernetesOption(v);
+  const contexts = [...new Set(v.context ?? [])];
+  checkContexts(contexts, v);
   return {
-    context: v.context,
+    context: contexts.length === 1 ? contexts[0] : undefined,
+    contexts,
+    inCluster: v["in-cluster"] ?? false,
+    canaries: v.canaries ?? false,
     kubeconfig: v.kubeconfig,
     suites: v.suite ?? [],
     tags: (v.tag ?? []).map((t) => t.replace(/^@/, "")),
@@ -247,7 +288,9 @@ export function parseCommandLine(argv: readonly string[]): Command {
     throw new UsageError(`${(error as Error).message.split("\n")[0]}; see --help`);
   }
   const name = commandName(parsed);
-  return { name: parsed.values.help ? "help" : name, options: cliOptions(parsed.values) };
+  const options = cliOptions(parsed.values);
+  if (options.contexts.length > 1 && name !== "run") throw new UsageError(`"${name}" takes one --context`);
+  return { name: parsed.values.help ? "help" : name, options };
 }
 
 /** Checks --suite and --tag against what exists, so a typo is an error rather than a run of nothing. */
