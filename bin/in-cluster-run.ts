@@ -90,6 +90,62 @@ function lines(onLine: (line: string) => void): Writable {
   });
 }
 
+/** A log line's RFC 3339 timestamp with 9 fraction digits, so that timestamps compare as text. */
+export function sortableStamp(stamp: string): string {
+  const match = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(stamp);
+  return match ? `${match[1]}.${(match[2] ?? "").padEnd(9, "0")}Z` : stamp;
+}
+
+/** Splits `<timestamp> <text>` as the API returns lines with timestamps. */
+function stamped(raw: string): { stamp: string; line: string } {
+  const space = raw.indexOf(" ");
+  return space > 0
+    ? { stamp: sortableStamp(raw.slice(0, space)), line: raw.slice(space + 1) }
+    : { stamp: "", line: raw };
+}
+
+/** One follow of the runner's log, until it prints FINISHED_MARKER, the stream ends, or `stop`. */
+function followOnce(
+  log: Log,
+  where: { name: string; pod: string; logFile: string },
+  seen: { since: string | undefined },
+  stop: AbortSignal,
+): Promise<number | undefined> {
+  return new Promise((done) => {
+    let finished: number | undefined;
+    let request: AbortController | undefined;
+    const end = (): void => {
+      request?.abort();
+      done(finished);
+    };
+    const sink = lines((raw) => {
+      const { stamp, line } = stamped(raw);
+      if (seen.since !== undefined && stamp !== "" && stamp <= seen.since) return; // seen before a reconnect
+      seen.since = stamp || seen.since;
+      appendFileSync(where.logFile, `${line}\n`);
+      const shown = progressLine(line);
+      if (shown !== undefined) console.log(`  ${shown}`);
+      finished ??= finishedCode(line);
+      if (finished !== undefined) end();
+    });
+    sink.on("finish", end);
+    sink.on("close", end);
+    stop.addEventListener("abort", end, { once: true });
+    const sinceTime = seen.since?.replace(/\.\d+Z$/, "Z"); // the API takes whole seconds; lines seen are skipped
+    log
+      .log(where.name, where.pod, RUNNER_CONTAINER, sink, {
+        follow: true,
+        timestamps: true,
+        ...(sinceTime ? { sinceTime } : {}),
+      })
+      .then((abort) => {
+        request = abort;
+        if (finished !== undefined || stop.aborted) abort.abort();
+      })
+      .catch(end);
+  });
+}
+
 /**
  * Follows the runner's log until it prints FINISHED_MARKER (its code) or its container ends (undefined);
  * every line goes to runner.log, the progress lines to the console. A dropped stream is followed again from
@@ -103,40 +159,12 @@ async function followRunner(
   stop: AbortSignal,
 ): Promise<number | undefined> {
   const log = new Log(kube.kubeConfig);
-  let since: string | undefined;
+  const seen = { since: undefined as string | undefined };
   for (;;) {
-    let finished: number | undefined;
-    const ended = new Promise<void>((done) => {
-      const sink = lines((stamped) => {
-        const space = stamped.indexOf(" ");
-        const [stamp, line] = space > 0 ? [stamped.slice(0, space), stamped.slice(space + 1)] : ["", stamped];
-        if (since !== undefined && stamp <= since) return; // seen before the stream was followed again
-        since = stamp || since;
-        appendFileSync(logFile, `${line}\n`);
-        const shown = progressLine(line);
-        if (shown !== undefined) console.log(`  ${shown}`);
-        finished ??= finishedCode(line);
-      });
-      sink.on("finish", done);
-      const options = { follow: true, timestamps: true, ...(since ? { sinceTime: since } : {}) };
-      log
-        .log(name, pod, RUNNER_CONTAINER, sink, options)
-        .then((abort) => {
-          stop.addEventListener("abort", () => abort.abort(), { once: true });
-          const poll = setInterval(() => {
-            if (finished !== undefined) abort.abort();
-          }, POLL.normal);
-          sink.on("finish", () => clearInterval(poll));
-          sink.on("close", () => clearInterval(poll));
-        })
-        .catch(() => done());
-      sink.on("close", done);
-    });
-    await ended;
+    const finished = await followOnce(log, { name, pod, logFile }, seen, stop);
     if (finished !== undefined) return finished;
     if (stop.aborted) return undefined;
-    const state = runnerState(await runnerPod(kube, name));
-    if (state.exited !== undefined) return undefined;
+    if (runnerState(await runnerPod(kube, name)).exited !== undefined) return undefined;
     await sleep(POLL.slow);
   }
 }

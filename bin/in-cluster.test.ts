@@ -10,6 +10,7 @@ import {
   runnerManifests,
   runnerName,
 } from "./in-cluster.ts";
+import { sortableStamp } from "./in-cluster-run.ts";
 
 const permissions: Permission[] = [
   { resource: "namespaces", verbs: ["create", "delete"], cluster: true, scenarios: ["harness/x"] },
@@ -117,5 +118,13 @@ describe("in-cluster runner: its log", () => {
     expect(finishedCode("koc-runner: finished with exit code 1")).toBe(1);
     expect(finishedCode("koc-runner: finished with exit code 0\r")).toBe(0);
     expect(finishedCode("echo koc-runner: finished with exit code 1")).toBeUndefined();
+  });
+});
+
+describe("in-cluster runner: log timestamps", () => {
+  test("should compare as text whatever the number of fraction digits", () => {
+    expect(sortableStamp("2026-12-05T19:37:59.1Z")).toBe("2026-12-05T19:37:59.100000000Z");
+    expect(sortableStamp("2026-12-05T19:37:59Z")).toBe("2026-12-05T19:37:59.000000000Z");
+    expect(sortableStamp("2026-12-05T19:37:59.1Z") > sortableStamp("2026-12-05T19:37:59.012Z")).toBe(true);
   });
 });
