@@ -5,7 +5,7 @@
  * (see EXIT in ./args.ts); `--help` prints the usage.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sweepManaged } from "../helpers/framework/cleanup.ts";
@@ -293,11 +293,11 @@ async function runSuites(
 }
 
 /** With KOC_IMAGE_REGISTRY: every image the run uses must come from the mirror (UsageError, exit 2, otherwise). */
-async function imagePreflight(options: CliOptions, cfg: Config, kube: Kube, canaries: boolean): Promise<void> {
+function imagePreflight(options: CliOptions, cfg: Config, canaries: boolean): void {
   if (cfg.imageRegistry === undefined) return;
   const selection = { ...options, available: scanSuites(SUITES_DIR).suites, canaries };
-  const sources = { registry: cfg.imageRegistry, overrides: cfg.imageOverrides, testbed: await testbedImages(kube) };
-  const lines = usedImages(PROJECT_ROOT, selection, sources);
+  // The mirror outranks the test bed's ConfigMap (helpers/framework/images.ts): only overrides can escape it.
+  const lines = usedImages(PROJECT_ROOT, selection, { registry: cfg.imageRegistry, overrides: cfg.imageOverrides });
   assertFromRegistry(lines, cfg.imageRegistry);
   say(`images: all ${lines.length} images the run uses come from ${cfg.imageRegistry}`);
 }
@@ -315,7 +315,7 @@ async function run(given: CliOptions): Promise<number> {
   validateSelection(options, scanSuites(SUITES_DIR));
   const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
   const withCanaries = options.baseline !== undefined || previous !== undefined;
-  await imagePreflight(options, cfg, kube, withCanaries);
+  imagePreflight(options, cfg, withCanaries);
   const workers = chooseWorkers({
     given: env.KOC_MAX_WORKERS,
     cores: availableParallelism(),
@@ -412,7 +412,8 @@ async function runInside(options: CliOptions, cfg: Config, kube: Kube, workers: 
     copyFileSync(join(reportsDir, "baseline.json"), options.baseline);
     say(`baseline: written to ${options.baseline}`);
   }
-  await report({ ...options, reportsDir, history: undefined });
+  // A runner that stopped before its tests (exit 2, 3, 4) wrote no results: its own lines above say why.
+  if (existsSync(join(reportsDir, "allure-results"))) await report({ ...options, reportsDir, history: undefined });
   printSummary(join(reportsDir, "junit.xml"), 0);
   return outcome.code;
 }
@@ -445,6 +446,7 @@ async function runEach(given: CliOptions): Promise<number> {
   }
   const table = contextTable(results, given.compare !== undefined);
   console.log(table);
+  mkdirSync(root, { recursive: true });
   writeFileSync(join(root, "contexts.txt"), `${table}\n`);
   const worst = worstExit(results.map((r) => r.exitCode));
   say(
