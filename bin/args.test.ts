@@ -1,5 +1,12 @@
 import { describe, expect, test } from "vitest";
-import { environmentFor, parseCommandLine, tagPattern, UsageError, validateSelection } from "./args.ts";
+import {
+  checkInClusterAcceptance,
+  environmentFor,
+  parseCommandLine,
+  tagPattern,
+  UsageError,
+  validateSelection,
+} from "./args.ts";
 
 describe("command line", () => {
   test("should parse run with every option", () => {
@@ -28,6 +35,9 @@ describe("command line", () => {
       name: "run",
       options: {
         context: "prod",
+        contexts: ["prod"],
+        inCluster: false,
+        canaries: false,
         kubeconfig: "/kc",
         suites: ["smoke", "workloads"],
         tags: ["smoke"],
@@ -63,6 +73,21 @@ describe("command line", () => {
     expect([options.maxFailedRequests, options.drift, options.driftFails]).toEqual([3, 1.5, true]);
   });
 
+  test("should take several contexts for run only, each baseline file per context", () => {
+    const options = parseCommandLine(["run", "--context", "a", "--context", "b", "--context", "a"]).options;
+    expect(options).toMatchObject({ context: undefined, contexts: ["a", "b"] });
+    expect(parseCommandLine(["run", "--context", "a"]).options).toMatchObject({ context: "a", contexts: ["a"] });
+    expect(() => parseCommandLine(["cleanup", "--context", "a", "--context", "b"])).toThrowError(
+      '"cleanup" takes one --context',
+    );
+    expect(() => parseCommandLine(["run", "--context", "a", "--context", "b", "--compare", "x.json"])).toThrowError(
+      "write {context} in it",
+    );
+    expect(
+      parseCommandLine(["run", "--context", "a", "--context", "b", "--baseline", "b-{context}.json"]).options.baseline,
+    ).toBe("b-{context}.json");
+  });
+
   test("should bring the test bed up unless told not to", () => {
     expect(parseCommandLine(["run"]).options.clusterUp).toBe(true);
   });
@@ -78,8 +103,8 @@ describe("command line", () => {
   });
 
   test.each([
-    [[], "missing command; one of: run, list, cleanup, report, permissions, help"],
-    [["start"], 'unknown command "start"; one of: run, list, cleanup, report, permissions, help'],
+    [[], "missing command; one of: run, list, cleanup, report, permissions, images, results, help"],
+    [["start"], 'unknown command "start"; one of: run, list, cleanup, report, permissions, images, results, help'],
     [["run", "--bogus"], "Unknown option '--bogus'"],
     [["run", "--context"], "Option '--context <value>' argument missing"],
     [["run", "--context", ""], "--context needs a value"],
@@ -175,5 +200,43 @@ describe("command line: disruptive tests and the ReadWriteMany class", () => {
     [["list", "--disruptive"], '--disruptive does not apply to "list"; see --help'],
   ])("should reject %j", (argv, message) => {
     expect(() => parseCommandLine(argv)).toThrowError(message);
+  });
+});
+
+describe("command line: --in-cluster with --baseline or --compare", () => {
+  const elsewhere = { testbed: false, hostProber: false };
+  const run = (argv: string[]) => parseCommandLine(["run", ...argv]).options;
+
+  test("should allow it where no host prober runs: another cluster, whose baseline started none", () => {
+    expect(() => checkInClusterAcceptance(run(["--in-cluster", "--baseline", "b.json"]), elsewhere)).not.toThrow();
+    expect(() => checkInClusterAcceptance(run(["--in-cluster", "--compare", "b.json"]), elsewhere)).not.toThrow();
+  });
+
+  test("should allow a run from here, and --in-cluster without an acceptance, on the test bed", () => {
+    const testbed = { testbed: true, hostProber: true };
+    expect(() => checkInClusterAcceptance(run(["--compare", "b.json"]), testbed)).not.toThrow();
+    expect(() => checkInClusterAcceptance(run(["--in-cluster"]), testbed)).not.toThrow();
+  });
+
+  test.each([
+    [
+      ["--in-cluster", "--baseline", "b.json"],
+      { testbed: true, hostProber: false },
+      "--in-cluster with --baseline does not apply to the local test bed: its host prober watches the upgrade from this host; leave out --in-cluster",
+    ],
+    [
+      ["--in-cluster", "--compare", "b.json"],
+      { testbed: true, hostProber: false },
+      "--in-cluster with --compare does not apply to the local test bed",
+    ],
+    [
+      ["--in-cluster", "--compare", "b.json"],
+      { testbed: false, hostProber: true },
+      "--in-cluster cannot stop the host prober the baseline started here (b.json.prober.pid): run --compare without --in-cluster",
+    ],
+  ])("should refuse %j on %j as a usage error", (argv, target, message) => {
+    const check = () => checkInClusterAcceptance(run(argv), target);
+    expect(check).toThrowError(UsageError);
+    expect(check).toThrowError(message);
   });
 });

@@ -30,11 +30,18 @@ export class PermissionError extends Error {
   override name = "PermissionError";
 }
 
-export const COMMANDS = ["run", "list", "cleanup", "report", "permissions", "help"] as const;
+export const COMMANDS = ["run", "list", "cleanup", "report", "permissions", "images", "results", "help"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface CliOptions {
+  /** The one context given (undefined when none, or several: then `contexts` lists them). */
   context?: string | undefined;
+  /** run: every --context given, each run in turn. */
+  contexts: string[];
+  /** run, images: run the suites as a Job inside the cluster (the suite image). */
+  inCluster: boolean;
+  /** images: the canaries' images too (what --baseline and --compare deploy). */
+  canaries: boolean;
   kubeconfig?: string | undefined;
   suites: string[];
   tags: string[];
@@ -75,7 +82,9 @@ export interface Command {
 }
 
 const OPTIONS = {
-  context: { type: "string" },
+  context: { type: "string", multiple: true },
+  "in-cluster": { type: "boolean" },
+  canaries: { type: "boolean" },
   kubeconfig: { type: "string" },
   suite: { type: "string", multiple: true },
   tag: { type: "string", multiple: true },
@@ -122,12 +131,15 @@ const ALLOWED: Record<CommandName, readonly OptionName[]> = {
     "max-failed-requests",
     "drift",
     "drift-fails",
+    "in-cluster",
     "help",
   ],
   list: ["suite", "tag", "help"],
   cleanup: ["context", "kubeconfig", "older-than", "help"],
   report: ["reports-dir", "history", "help"],
   permissions: ["suite", "write", "help"],
+  images: ["context", "kubeconfig", "suite", "in-cluster", "canaries", "help"],
+  results: ["context", "kubeconfig", "reports-dir", "help"],
   help: ["help"],
 };
 
@@ -140,10 +152,16 @@ Commands:
   report     render reports/allure-results into reports/allure-report (HTML); --history DIR: the previous
              report's directory, whose history.jsonl the new report continues (trends)
   permissions  list what the selected suites may need to do (--write: regenerate manifests/rbac/ and docs)
+  images     list every image a run would use (--suite, --in-cluster, --canaries), one line each with its source
+  results    fetch the newest nightly result the in-cluster CronJob kept (manifests/runner/) into --reports-dir
   help       show this text
 
 Options (run):
-  --context NAME                 kubeconfig context to test (env KOC_CONTEXT); default: ${"kind-k8s-ops-conformance"}
+  --context NAME                 kubeconfig context to test (env KOC_CONTEXT); default: ${"kind-k8s-ops-conformance"};
+                                 repeat it to test several clusters in turn (reports in --reports-dir/<context>/)
+  --in-cluster                   run the suites as a Job inside the cluster (the suite image, npm run image);
+                                 progress and results come back here; not with --baseline/--compare on the
+                                 local test bed (its host prober runs here, from baseline to compare)
   --kubeconfig FILE              kubeconfig file (env KOC_KUBECONFIG); alone, its current-context is used
   --suite NAME                   only suites/NAME/ (repeatable)
   --tag TAG                      only tests whose title has @TAG (repeatable; any of them)
@@ -160,6 +178,7 @@ Options (run):
                                  default: one the cluster declares shared (see README), else skipped
   --baseline FILE                before an upgrade: deploy canaries (namespace koc-canary), run, write FILE
   --compare FILE                 after it: check the canaries, run, show changed verdicts; exit 1 on regression
+                                 (with several contexts, write {context} in the --baseline/--compare FILE)
   --keep-canaries                with --compare: leave the canaries in place (for a later compare)
   --max-failed-requests N        with --compare: failed prober requests allowed since the baseline; default 0
   --drift F                      with --compare: flag a measurement whose now/baseline factor is above F or
@@ -199,14 +218,17 @@ function checkAcceptanceOptions(v: Parsed["values"]): void {
   }
 }
 
+/** The defaults of --max-failed-requests and --drift. */
+export const COMPARE_DEFAULTS = { maxFailedRequests: 0, drift: 2 } as const;
+
 /** --max-failed-requests and --drift, checked; defaults 0 and 2. */
 function compareLimits(v: Parsed["values"]): { maxFailedRequests: number; drift: number } {
   const raw = v["max-failed-requests"];
-  const maxFailedRequests = Number(raw ?? 0);
+  const maxFailedRequests = Number(raw ?? COMPARE_DEFAULTS.maxFailedRequests);
   if ((raw !== undefined && raw.trim() === "") || !Number.isInteger(maxFailedRequests) || maxFailedRequests < 0) {
     throw new UsageError(`--max-failed-requests needs a whole number >= 0, got "${raw}"`);
   }
-  const drift = Number(v.drift ?? 2);
+  const drift = Number(v.drift ?? COMPARE_DEFAULTS.drift);
   if ((v.drift !== undefined && v.drift.trim() === "") || !Number.isFinite(drift) || drift <= 1) {
     throw new UsageError(`--drift needs a factor > 1 (e.g. 2: twice or half the baseline's value), got "${v.drift}"`);
   }
@@ -228,9 +250,23 @@ function checkKubernetesOption(v: Parsed["values"]): void {
   }
 }
 
-function cliOptions(v: Parsed["values"]): CliOptions {
+/** Several contexts: each gets its own reports folder and, when comparing, its own baseline file. */
+function checkContexts(contexts: readonly string[], v: Parsed["values"]): void {
+  if (contexts.length < 2) return;
+  for (const option of ["baseline", "compare"] as const) {
+    const file = v[option];
+    if (file !== undefined && !file.includes("{context}")) {
+      throw new UsageError(
+        `--${option} with several contexts needs one file per context: write {context} in it, e.g. before-{context}.json`,
+      );
+    }
+  }
+}
+
+/** Options given without a value (`--context ""`). */
+function checkValues(v: Parsed["values"]): void {
+  for (const context of v.context ?? []) if (context.trim() === "") throw new UsageError("--context needs a value");
   for (const option of [
-    "context",
     "kubernetes",
     "kubeconfig",
     "timeout-scale",
@@ -243,6 +279,10 @@ function cliOptions(v: Parsed["values"]): CliOptions {
   ] as const) {
     if (v[option] !== undefined && v[option].trim() === "") throw new UsageError(`--${option} needs a value`);
   }
+}
+
+function cliOptions(v: Parsed["values"]): CliOptions {
+  checkValues(v);
   const olderThan = Number(v["older-than"] ?? 0);
   if (!Number.isFinite(olderThan) || olderThan < 0) {
     throw new UsageError(`--older-than needs a number of minutes >= 0, got "${v["older-than"]}"`);
@@ -250,8 +290,13 @@ function cliOptions(v: Parsed["values"]): CliOptions {
   checkAcceptanceOptions(v);
   const { maxFailedRequests, drift } = compareLimits(v);
   checkKubernetesOption(v);
+  const contexts = [...new Set(v.context ?? [])];
+  checkContexts(contexts, v);
   return {
-    context: v.context,
+    context: contexts.length === 1 ? contexts[0] : undefined,
+    contexts,
+    inCluster: v["in-cluster"] ?? false,
+    canaries: v.canaries ?? false,
     kubeconfig: v.kubeconfig,
     suites: v.suite ?? [],
     tags: (v.tag ?? []).map((t) => t.replace(/^@/, "")),
@@ -275,6 +320,38 @@ function cliOptions(v: Parsed["values"]): CliOptions {
   };
 }
 
+/** What the --in-cluster rule below needs to know of the target, learnt once it is reachable. */
+export interface AcceptanceTarget {
+  /** It is the local test bed (it publishes its node network: helpers/traffic/network-guard.ts). */
+  testbed: boolean;
+  /** With --compare FILE: FILE.prober.pid exists, a host prober the baseline started runs on this host. */
+  hostProber: boolean;
+}
+
+/**
+ * `run --in-cluster` with --baseline or --compare: the upgrade's host prober (bin/upgrade-traffic.ts) runs on
+ * this host from the end of the baseline to the start of the compare, outside any Job, and a runner pod has
+ * no host outside the cluster to probe from. So on the local test bed, and for a baseline whose host prober
+ * runs here, the acceptance runs from here: UsageError. Elsewhere no host prober runs, in or out of the cluster.
+ */
+export function checkInClusterAcceptance(
+  options: Pick<CliOptions, "inCluster" | "baseline" | "compare">,
+  target: AcceptanceTarget,
+): void {
+  const flag = options.baseline !== undefined ? "--baseline" : options.compare !== undefined ? "--compare" : undefined;
+  if (!options.inCluster || flag === undefined) return;
+  if (target.hostProber) {
+    throw new UsageError(
+      `--in-cluster cannot stop the host prober the baseline started here (${options.compare}.prober.pid): run --compare without --in-cluster`,
+    );
+  }
+  if (target.testbed) {
+    throw new UsageError(
+      `--in-cluster with ${flag} does not apply to the local test bed: its host prober watches the upgrade from this host; leave out --in-cluster`,
+    );
+  }
+}
+
 /** Parses argv (without node and script); throws UsageError with one line saying what to fix. */
 export function parseCommandLine(argv: readonly string[]): Command {
   let parsed: Parsed;
@@ -284,7 +361,9 @@ export function parseCommandLine(argv: readonly string[]): Command {
     throw new UsageError(`${(error as Error).message.split("\n")[0]}; see --help`);
   }
   const name = commandName(parsed);
-  return { name: parsed.values.help ? "help" : name, options: cliOptions(parsed.values) };
+  const options = cliOptions(parsed.values);
+  if (options.contexts.length > 1 && name !== "run") throw new UsageError(`"${name}" takes one --context`);
+  return { name: parsed.values.help ? "help" : name, options };
 }
 
 /** Checks --suite and --tag against what exists, so a typo is an error rather than a run of nothing. */

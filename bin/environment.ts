@@ -80,6 +80,8 @@ export const VARIABLES: Readonly<Record<string, Check>> = {
   // Set by the CLI itself: `list` (no cluster), and the private folder of the Secret values workers learn.
   KOC_LIST_ONLY: flag,
   KOC_LEARNED_SECRETS_DIR: anyText,
+  // Set in the suite image's Job by `run --in-cluster` (bin/in-cluster.ts): the runner is a pod of the cluster.
+  KOC_IN_CLUSTER: flag,
   // The local test bed (testbed/cluster.ts), started by `run` when no target is given.
   KOC_TESTBED_NAME: (raw, name) => {
     if (!/^[a-z0-9]([-a-z0-9]{0,48}[a-z0-9])?$/.test(raw)) {

@@ -5,7 +5,7 @@
  * (see EXIT in ./args.ts); `--help` prints the usage.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sweepManaged } from "../helpers/framework/cleanup.ts";
@@ -17,18 +17,21 @@ import { createTestNamespace, deleteNamespace } from "../helpers/framework/names
 import {
   missingLine,
   needs,
+  type Permission,
   permissionsFor,
   renderPermissionTable,
   renderRbac,
   showNeed,
 } from "../helpers/framework/permissions.ts";
 import { MEASUREMENTS_FILE } from "../helpers/framework/report.ts";
+import { resolveSuiteImage, suiteVersion } from "../helpers/framework/suite-image.ts";
 import { T, useTimeoutScale } from "../helpers/framework/timeouts.ts";
 import { scanReport, showLeaks } from "../helpers/manifests/leaks.ts";
 import { testbedNodeNetwork } from "../helpers/traffic/network-guard.ts";
 import {
   type CliOptions,
   type Command,
+  checkInClusterAcceptance,
   EXIT,
   environmentFor,
   PermissionError,
@@ -59,13 +62,34 @@ import {
 import { CANARY_NAMESPACE, deployCanaries, removeCanaries, snapshotCanaries } from "./canaries.ts";
 import { scanSuites } from "./catalog.ts";
 import { checkEnvironment } from "./environment.ts";
+import { forwardedEnvironment, runArgv } from "./forward.ts";
+import { assertFromRegistry, showImages, usedImages } from "./images.ts";
+import { BASELINE_DIR, RESULTS_DIR } from "./in-cluster.ts";
+import { runInCluster } from "./in-cluster-run.ts";
+import {
+  type ContextResult,
+  contextFolder,
+  contextTable,
+  kubernetesFromEnvironment,
+  perContext,
+  regressionsFromCompare,
+  worstExit,
+} from "./many.ts";
 import { missingPermissions, whoAmI } from "./preflight.ts";
-import { commonFailure, summaryFromFile } from "./summary.ts";
+import { results } from "./results.ts";
+import { commonFailure, countsFromJunit, summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
-import { readUpgradeSteps, startHostProber, stopHostProber, trafficFindings } from "./upgrade-traffic.ts";
+import {
+  proberFiles,
+  readUpgradeSteps,
+  startHostProber,
+  stopHostProber,
+  trafficFindings,
+} from "./upgrade-traffic.ts";
 import { chooseWorkers } from "./workers.ts";
 
 const SUITES_DIR = join(PROJECT_ROOT, "suites");
+const CLI = join(PROJECT_ROOT, "bin", "k8s-ops-conformance.ts");
 const VITEST = join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs");
 const ALLURE = join(PROJECT_ROOT, "node_modules", "allure", "cli.js");
 
@@ -216,6 +240,11 @@ async function writeBaseline(
   writeFileSync(file, `${JSON.stringify(baseline, null, 2)}\n`);
   const counts = `${Object.keys(results.verdicts).length} verdict(s), ${results.measurements.length} measurement(s)`;
   say(`baseline: ${counts} and the canaries' identities written to ${file}`);
+  // a runner pod (run --in-cluster) has no host outside the cluster to probe from, and ends with its Job
+  if (cfg.inCluster) {
+    say("baseline: the runner is a pod of the cluster, no host prober through the upgrade");
+    return;
+  }
   // only toward the local test bed's own nodes: elsewhere the network guard refuses and no prober runs
   if ((await testbedNodeNetwork(kube)) === undefined) {
     say("baseline: not the local test bed, no host prober through the upgrade");
@@ -242,13 +271,15 @@ async function finishCompare(
   const text = showComparison(findings, changes, extras);
   console.log(text);
   writeFileSync(join(reportsDir, "compare.txt"), `${text}\n`);
-  const json = { baseline: options.compare, canaries: findings, verdicts: changes, ...extras };
+  const regressions = countRegressions(findings, changes, extras);
+  // `regressions`: the count this compare's exit code follows (read back by run over several contexts)
+  const json = { baseline: options.compare, regressions, canaries: findings, verdicts: changes, ...extras };
   writeFileSync(join(reportsDir, "compare.json"), `${JSON.stringify(json, null, 2)}\n`);
   if (results.runnerFailure !== undefined) {
     say(`compare: failed: ${results.runnerFailure}; the canaries stay in ${CANARY_NAMESPACE} for the next compare`);
   } else if (options.keepCanaries) say(`compare: canaries kept in namespace ${CANARY_NAMESPACE} (--keep-canaries)`);
   else await removeCanaries(kube);
-  return countRegressions(findings, changes, extras);
+  return regressions;
 }
 
 /** What a run left to judge: verdicts from junit.xml, measurements, and why they cannot be judged (if so). */
@@ -330,11 +361,30 @@ async function runSuites(
   }
 }
 
+/** With KOC_IMAGE_REGISTRY: every image the run uses must come from the mirror (UsageError, exit 2, otherwise). */
+function imagePreflight(options: CliOptions, cfg: Config, canaries: boolean): void {
+  if (cfg.imageRegistry === undefined) return;
+  const selection = { ...options, available: scanSuites(SUITES_DIR).suites, canaries };
+  // The mirror outranks the test bed's ConfigMap (helpers/framework/images.ts): only overrides can escape it.
+  const lines = usedImages(PROJECT_ROOT, selection, { registry: cfg.imageRegistry, overrides: cfg.imageOverrides });
+  assertFromRegistry(lines, cfg.imageRegistry);
+  say(`images: all ${lines.length} images the run uses come from ${cfg.imageRegistry}`);
+}
+
+/** The run's count line, after the one failure every test shared, if they did. */
+function printSummary(junit: string, startedAt: number): void {
+  const shared = existsSync(junit) ? commonFailure(readFileSync(junit, "utf8")) : undefined;
+  if (shared !== undefined) say(`every test that ran failed the same way, most likely the environment: ${shared}`);
+  console.log(summaryFromFile(junit, startedAt) ?? "e2e: no test result was written (reports/junit.xml missing)");
+}
+
 async function run(given: CliOptions): Promise<number> {
   const previous = given.compare === undefined ? undefined : readBaseline(given.compare);
   const options = selectionFor(given, previous);
   validateSelection(options, scanSuites(SUITES_DIR));
   const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
+  const withCanaries = options.baseline !== undefined || previous !== undefined;
+  imagePreflight(options, cfg, withCanaries);
   const workers = chooseWorkers({
     given: env.KOC_MAX_WORKERS,
     cores: availableParallelism(),
@@ -342,8 +392,12 @@ async function run(given: CliOptions): Promise<number> {
   });
   say(`workers: ${workers.workers} test files at once (${workers.why})`);
   env.KOC_MAX_WORKERS = String(workers.workers);
-  const withCanaries = options.baseline !== undefined || previous !== undefined;
   await preflight(kube, options.suites, withCanaries);
+  if (options.inCluster && withCanaries) {
+    const hostProber = options.compare !== undefined && existsSync(proberFiles(options.compare).pid);
+    checkInClusterAcceptance(options, { testbed: (await testbedNodeNetwork(kube)) !== undefined, hostProber });
+  }
+  if (options.inCluster) return runInside(options, cfg, kube, workers.workers);
   await namespaceProbe(kube, cfg.runId);
   const acceptance = withCanaries ? await canariesBefore(options, cfg, kube, previous) : undefined;
   const startedAt = Date.now();
@@ -351,10 +405,7 @@ async function run(given: CliOptions): Promise<number> {
   clearResults(reportsDir);
   const { result, clean, leaks } = await runSuites(options, cfg, kube, env);
   const junit = join(reportsDir, "junit.xml");
-  const summary = summaryFromFile(junit, startedAt);
-  const shared = existsSync(junit) ? commonFailure(readFileSync(junit, "utf8")) : undefined;
-  if (shared !== undefined) say(`every test that ran failed the same way, most likely the environment: ${shared}`);
-  console.log(summary ?? "e2e: no test result was written (reports/junit.xml missing)");
+  printSummary(junit, startedAt);
   if (result.signal) return result.signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
   const results = readResults(reportsDir, result.code);
   const regressions = acceptance && (await acceptanceAfter(options, cfg, kube, reportsDir, acceptance, results));
@@ -366,6 +417,138 @@ async function run(given: CliOptions): Promise<number> {
   // runner failed before writing results is a regression of its own (runnerFailure), never a pass.
   const failed = regressions === undefined ? result.code !== 0 : regressions > 0;
   return failed || leaks > 0 || !clean ? EXIT.failed : EXIT.passed;
+}
+
+/** What the identity starting `run --in-cluster` needs beyond what it grants the runner (bin/in-cluster.ts). */
+const LAUNCHER: readonly Permission[] = [
+  ...["namespaces", "clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io"].map(
+    (resource) => ({ resource, verbs: ["create", "delete"], cluster: true, scenarios: ["in-cluster/runner"] }),
+  ),
+  ...[
+    "serviceaccounts",
+    "configmaps",
+    "roles.rbac.authorization.k8s.io",
+    "rolebindings.rbac.authorization.k8s.io",
+    "jobs.batch",
+  ].map((resource) => ({ resource, verbs: ["create", "delete"], scenarios: ["in-cluster/runner"] })),
+  { resource: "pods/log", verbs: ["get"], scenarios: ["in-cluster/progress"] },
+  { resource: "pods/exec", verbs: ["create", "get"], scenarios: ["in-cluster/copy results"] },
+];
+
+/** `run --in-cluster`: the same run as a Job in the cluster; its results copied here and rendered as usual. */
+async function runInside(options: CliOptions, cfg: Config, kube: Kube, workers: number): Promise<number> {
+  const granted = permissionsFor(
+    SUITES_DIR,
+    options.suites,
+    options.baseline !== undefined || options.compare !== undefined,
+  );
+  const [identity, missing] = await Promise.all([
+    whoAmI(kube.kubeConfig),
+    missingPermissions(kube.kubeConfig, needs(LAUNCHER)),
+  ]);
+  if (missing.length > 0) throw new PermissionError(missingLine(identity, missing));
+  const reportsDir = resolve(PROJECT_ROOT, cfg.reportsDir);
+  const image = resolveSuiteImage(suiteVersion(PROJECT_ROOT), {
+    registry: cfg.imageRegistry,
+    overrides: cfg.imageOverrides,
+  });
+  if (suiteVersion(PROJECT_ROOT).dirty && image.source === "default") {
+    say(`in-cluster: this work tree has uncommitted changes; ${image.ref} holds the commit, not them`);
+  }
+  const args = runArgv({
+    ...options,
+    context: undefined,
+    kubeconfig: undefined,
+    kubernetes: undefined,
+    clusterUp: false,
+    inCluster: false,
+    runId: cfg.runId,
+    reportsDir: RESULTS_DIR,
+    baseline: options.baseline === undefined ? undefined : `${RESULTS_DIR}/baseline.json`,
+    compare: options.compare === undefined ? undefined : `${BASELINE_DIR}/baseline.json`,
+  });
+  const spec = {
+    runId: cfg.runId,
+    image: image.ref,
+    args,
+    env: { ...forwardedEnvironment(process.env), KOC_MAX_WORKERS: String(workers) },
+    permissions: granted,
+    baseline: options.compare === undefined ? undefined : readFileSync(options.compare, "utf8"),
+    gracePeriodSeconds: Math.ceil((T.diagnostics + T.hook + T.cleanup) / 1000) + 30,
+  };
+  clearResults(reportsDir);
+  const outcome = await runInCluster({ kube, spec, reportsDir, say });
+  if (!outcome.copied) {
+    await sweepRun(kube, cfg.runId); // what the runner could not delete itself
+    return outcome.code;
+  }
+  if (options.baseline !== undefined && existsSync(join(reportsDir, "baseline.json"))) {
+    copyFileSync(join(reportsDir, "baseline.json"), options.baseline);
+    say(`baseline: written to ${options.baseline}`);
+  }
+  // A runner that stopped before its tests (exit 2, 3, 4) wrote no results: its own lines above say why.
+  if (existsSync(join(reportsDir, "allure-results"))) await report({ ...options, reportsDir, history: undefined });
+  printSummary(join(reportsDir, "junit.xml"), 0);
+  return outcome.code;
+}
+
+/** `run --context a --context b`: each context in turn, its reports in <reports-dir>/<context>/, then one table. */
+async function runEach(given: CliOptions): Promise<number> {
+  validateSelection(given, scanSuites(SUITES_DIR));
+  const root = resolve(PROJECT_ROOT, given.reportsDir ?? process.env.KOC_REPORTS_DIR ?? "reports");
+  const results: ContextResult[] = [];
+  for (const context of given.contexts) {
+    const reportsDir = join(root, contextFolder(context));
+    const per = (file: string | undefined): string | undefined => file && perContext(file, context);
+    const argv = runArgv({ ...given, context, reportsDir, baseline: per(given.baseline), compare: per(given.compare) });
+    say(`context ${context} (${results.length + 1} of ${given.contexts.length}): reports in ${reportsDir}`);
+    const started = Date.now();
+    const { code } = await runVitest([CLI, ...argv], process.env);
+    const read = (name: string): string | undefined =>
+      existsSync(join(reportsDir, name)) ? readFileSync(join(reportsDir, name), "utf8") : undefined;
+    const junit = read("junit.xml");
+    const compare = given.compare === undefined ? undefined : read("compare.json");
+    results.push({
+      context,
+      kubernetes: kubernetesFromEnvironment(read("allure-results/environment.properties") ?? ""),
+      counts: junit === undefined ? undefined : countsFromJunit(junit),
+      wallMs: Date.now() - started,
+      regressions: compare === undefined ? undefined : regressionsFromCompare(compare),
+      exitCode: code,
+    });
+    if (code === EXIT.interrupted || code === EXIT.terminated) break;
+  }
+  const table = contextTable(results, given.compare !== undefined);
+  console.log(table);
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, "contexts.txt"), `${table}\n`);
+  const worst = worstExit(results.map((r) => r.exitCode));
+  say(
+    `${results.length} of ${given.contexts.length} context(s) run; exit ${worst}, the worst of theirs (table in ${join(root, "contexts.txt")})`,
+  );
+  return worst;
+}
+
+/** `images`: every image the selected run would use, one line each with its source; exit 2 when a mirror is bypassed. */
+async function images(options: CliOptions): Promise<number> {
+  const catalog = scanSuites(SUITES_DIR);
+  validateSelection(options, catalog);
+  const cfg = readConfig(environmentFor(options, process.env));
+  let testbed: Record<string, string> | undefined;
+  if (options.context !== undefined || options.kubeconfig !== undefined) {
+    testbed = await testbedImages((await prepareTarget(options, false)).kube);
+  } else if (cfg.imageRegistry === undefined) {
+    say("images: no --context/--kubeconfig, so the test bed's ConfigMap of locally built images was not read");
+  }
+  const selection = { ...options, available: catalog.suites };
+  const lines = usedImages(PROJECT_ROOT, selection, {
+    testbed,
+    registry: cfg.imageRegistry,
+    overrides: cfg.imageOverrides,
+  });
+  for (const line of showImages(lines)) console.log(line);
+  assertFromRegistry(lines, cfg.imageRegistry);
+  return EXIT.passed;
 }
 
 /**
@@ -472,7 +655,7 @@ async function main(argv: readonly string[]): Promise<number> {
         console.log(USAGE);
         return EXIT.passed;
       case "run":
-        return await run(command.options);
+        return command.options.contexts.length > 1 ? await runEach(command.options) : await run(command.options);
       case "list":
         return await list(command.options);
       case "cleanup":
@@ -481,6 +664,10 @@ async function main(argv: readonly string[]): Promise<number> {
         return await report(command.options);
       case "permissions":
         return permissions(command.options);
+      case "images":
+        return await images(command.options);
+      case "results":
+        return await results(command.options);
     }
   } catch (error) {
     if (

@@ -25,6 +25,7 @@ export const TESTBED_SCRIPT = resolve(PROJECT_ROOT, "testbed", "cluster.ts");
  * means its current-context; with neither, the test bed context — never the ambient current context.
  */
 export function chooseTarget(cfg: Config): Target & { explicit: boolean } {
+  if (cfg.inCluster) return { inCluster: true, explicit: true };
   if (cfg.contextExplicit) return { kubeconfig: cfg.kubeconfig, context: cfg.context, explicit: true };
   if (cfg.kubeconfig !== undefined) return { kubeconfig: cfg.kubeconfig, context: undefined, explicit: true };
   return { kubeconfig: undefined, context: TESTBED_CONTEXT, explicit: false };

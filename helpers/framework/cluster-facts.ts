@@ -3,11 +3,9 @@
  * kubelet, OS image, kernel and container runtime, the pod network, the storage classes (default and those
  * known to offer ReadWriteMany), and which suite version and commit ran.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { V1DaemonSet, V1Node, V1StorageClass } from "@kubernetes/client-node";
 import type { Kube } from "./kube.ts";
+import { suiteVersion } from "./suite-image.ts";
 
 /** Pod networks recognised by the name of their DaemonSet in kube-system. */
 const CNI_NAMES = ["calico", "cilium", "flannel", "kindnet", "weave", "antrea", "canal", "kube-router", "netd", "ovn"];
@@ -49,16 +47,9 @@ export function storageFacts(classes: readonly V1StorageClass[]): Record<string,
 
 /** `0.1.0` and `abc1234` (`+ uncommitted changes` when the tree is dirty), or `unknown` without git. */
 export function suiteFacts(root: string): Record<string, string> {
-  const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version?: string }).version;
-  let commit = "unknown (no git)";
-  try {
-    const git = (args: string[]): string => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
-    commit = git(["rev-parse", "--short=12", "HEAD"]);
-    if (git(["status", "--porcelain", "--untracked-files=no"]) !== "") commit += " + uncommitted changes";
-  } catch {
-    // not a git checkout (a package install): the version still says what ran
-  }
-  return { "suite.version": version ?? "unknown", "suite.commit": commit };
+  const { version, commit, dirty } = suiteVersion(root);
+  const shown = commit === undefined ? "unknown (no git)" : `${commit}${dirty ? " + uncommitted changes" : ""}`;
+  return { "suite.version": version, "suite.commit": shown };
 }
 
 /** Every fact above; a part that cannot be read says why instead of failing the run. */

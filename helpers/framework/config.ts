@@ -33,6 +33,8 @@ export interface Config {
   readonly timeoutScale: number;
   /** Registry that replaces the registry of every default image (air-gapped clusters). */
   readonly imageRegistry: string | undefined;
+  /** The runner is a pod of the cluster under test (KOC_IN_CLUSTER, set by `run --in-cluster` in its Job). */
+  readonly inCluster: boolean;
   /** Per-image overrides from KOC_IMAGE_<KEY> (key in UPPER_SNAKE_CASE, e.g. KOC_IMAGE_NGINX_NEXT). */
   readonly imageOverrides: Readonly<Record<string, string>>;
   readonly keepNamespaceOnFailure: boolean;
@@ -148,6 +150,7 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     timeoutScale,
     imageRegistry: registry === "" ? undefined : validateRegistry(registry),
     imageOverrides: Object.freeze(imageOverridesFrom(env)),
+    inCluster: parseBoolean("KOC_IN_CLUSTER", env.KOC_IN_CLUSTER),
     keepNamespaceOnFailure: parseBoolean("KOC_KEEP_NAMESPACE_ON_FAILURE", env.KOC_KEEP_NAMESPACE_ON_FAILURE),
     reportsDir: env.KOC_REPORTS_DIR?.trim() || "reports",
     smokeSabotage: parseBoolean("KOC_SMOKE_SABOTAGE", env.KOC_SMOKE_SABOTAGE),

@@ -31,6 +31,12 @@ function writeAllureEnvironment(resultsDir: string, entries: Record<string, stri
   writeFileSync(join(resultsDir, "environment.properties"), `${lines.join("\n")}\n`);
 }
 
+/** What a run inside the cluster (`run --in-cluster`) does differently from one outside it: the report says so. */
+export const IN_CLUSTER_DIFFERENCES =
+  "a pod of this cluster (run --in-cluster). Differs from a run outside: NodePort checks from outside the cluster are " +
+  "skipped (no host outside it); the zero-downtime NodePort prober runs in the prober pod instead of on a host; " +
+  "node clocks are measured against the runner pod's node";
+
 interface RunSetup {
   images: ImageTable;
   /** Sweeps what the run created. */
@@ -83,6 +89,7 @@ async function prepareRun(): Promise<RunSetup> {
   console.log(
     `  images:         ${fromTestbed ? "test bed ConfigMap + " : ""}pinned defaults${cfg.imageRegistry ? ` via ${cfg.imageRegistry}` : ""}`,
   );
+  if (cfg.inCluster) console.log(`  runner:         ${IN_CLUSTER_DIFFERENCES}`);
   writeAllureEnvironment(join(cfg.reportsDir, "allure-results"), {
     context: kube.context,
     server: kube.server,
@@ -90,6 +97,7 @@ async function prepareRun(): Promise<RunSetup> {
     nodes: `${nodeNames.length}: ${nodeNames.join(", ")}`,
     runId: cfg.runId,
     timeoutScale: String(cfg.timeoutScale),
+    runner: cfg.inCluster ? IN_CLUSTER_DIFFERENCES : "outside the cluster, on the host that started the run",
     ...facts,
     ...Object.fromEntries(Object.entries(images).map(([key, ref]) => [`image.${key}`, ref])),
   });

@@ -1,5 +1,14 @@
 import { describe, expect, test } from "vitest";
-import { assertPinned, DEFAULT_IMAGES, envSuffix, ImageError, resolveImages, withRegistry } from "./images.ts";
+import {
+  assertPinned,
+  DEFAULT_IMAGES,
+  envSuffix,
+  fromRegistry,
+  ImageError,
+  resolveImageSources,
+  resolveImages,
+  withRegistry,
+} from "./images.ts";
 
 describe("images", () => {
   test("should pin every default image to a version tag", () => {
@@ -58,5 +67,29 @@ describe("images", () => {
     expect(() => resolveImages({ testbed: { curl: "koc.local/curl" } })).toThrowError(
       "ConfigMap k8s-ops-conformance-images key curl",
     );
+  });
+});
+
+describe("image sources", () => {
+  test("should say where each reference came from", () => {
+    const resolved = resolveImageSources({
+      testbed: { busybox: "koc.local/busybox:1.35.0" },
+      overrides: { NGINX_NEXT: "own/nginx:9" },
+    });
+    expect(resolved.nginxNext).toEqual({ ref: "own/nginx:9", source: "KOC_IMAGE_NGINX_NEXT" });
+    expect(resolved.busybox).toEqual({ ref: "koc.local/busybox:1.35.0", source: "test bed ConfigMap" });
+    expect(resolved.curl).toEqual({ ref: DEFAULT_IMAGES.curl, source: "default" });
+    expect(resolveImageSources({ registry: "m.local" }).nginx.source).toBe("KOC_IMAGE_REGISTRY");
+  });
+
+  test("should accept KOC_IMAGE_SUITE, read by the suite image", () => {
+    expect(() => resolveImageSources({ overrides: { SUITE: "reg/koc:1" } })).not.toThrow();
+  });
+
+  test("should tell an image of the mirror from one elsewhere", () => {
+    expect(fromRegistry("mirror.local:5000/library/nginx:1", "mirror.local:5000")).toBe(true);
+    expect(fromRegistry("mirror.local:5000/library/nginx:1", "mirror.local:5000/")).toBe(true);
+    expect(fromRegistry("mirror.local:50001/library/nginx:1", "mirror.local:5000")).toBe(false);
+    expect(fromRegistry("docker.io/library/nginx:1", "mirror.local")).toBe(false);
   });
 });

@@ -72,27 +72,55 @@ export interface ImageSources {
   overrides?: Readonly<Record<string, string>> | undefined;
 }
 
-/** Resolves the table from its sources (pure; see the precedence at the top of this file). */
-export function resolveImages(sources: ImageSources): ImageTable {
+/** Where a reference of the table came from, as `images` prints it. */
+export type ImageSource = `KOC_IMAGE_${string}` | "KOC_IMAGE_REGISTRY" | "test bed ConfigMap" | "default";
+
+export interface ResolvedImage {
+  ref: string;
+  source: ImageSource;
+}
+
+/** Suffixes of KOC_IMAGE_<SUFFIX> read elsewhere than this table (the suite image, helpers/framework/suite-image.ts). */
+export const OTHER_IMAGE_SUFFIXES: readonly string[] = ["SUITE"];
+
+/** Every key's reference and where it came from (pure; see the precedence at the top of this file). */
+export function resolveImageSources(sources: ImageSources): Readonly<Record<ImageKey, ResolvedImage>> {
   const known = new Set(IMAGE_KEYS.map(envSuffix));
   for (const suffix of Object.keys(sources.overrides ?? {})) {
-    if (!known.has(suffix)) {
-      throw new ImageError(
-        `KOC_IMAGE_${suffix} names no image; known: ${[...known].map((s) => `KOC_IMAGE_${s}`).join(", ")}`,
-      );
+    if (!known.has(suffix) && !OTHER_IMAGE_SUFFIXES.includes(suffix)) {
+      const names = [...known, ...OTHER_IMAGE_SUFFIXES].map((s) => `KOC_IMAGE_${s}`);
+      throw new ImageError(`KOC_IMAGE_${suffix} names no image; known: ${names.join(", ")}`);
     }
   }
-  const table = {} as Record<ImageKey, string>;
+  const table = {} as Record<ImageKey, ResolvedImage>;
   for (const key of IMAGE_KEYS) {
+    const variable = `KOC_IMAGE_${envSuffix(key)}` as const;
     const override = sources.overrides?.[envSuffix(key)];
     const fromTestbed = sources.testbed?.[key];
-    if (override !== undefined) table[key] = assertPinned(override, `KOC_IMAGE_${envSuffix(key)}`);
-    else if (sources.registry !== undefined) table[key] = withRegistry(DEFAULT_IMAGES[key], sources.registry);
+    if (override !== undefined) table[key] = { ref: assertPinned(override, variable), source: variable };
+    else if (sources.registry !== undefined)
+      table[key] = { ref: withRegistry(DEFAULT_IMAGES[key], sources.registry), source: "KOC_IMAGE_REGISTRY" };
     else if (fromTestbed !== undefined)
-      table[key] = assertPinned(fromTestbed, `ConfigMap ${TESTBED_IMAGES_CONFIGMAP.name} key ${key}`);
-    else table[key] = DEFAULT_IMAGES[key];
+      table[key] = {
+        ref: assertPinned(fromTestbed, `ConfigMap ${TESTBED_IMAGES_CONFIGMAP.name} key ${key}`),
+        source: "test bed ConfigMap",
+      };
+    else table[key] = { ref: DEFAULT_IMAGES[key], source: "default" };
   }
   return Object.freeze(table);
+}
+
+/** Resolves the table from its sources (pure; see the precedence at the top of this file). */
+export function resolveImages(sources: ImageSources): ImageTable {
+  const resolved = resolveImageSources(sources);
+  return Object.freeze(
+    Object.fromEntries(IMAGE_KEYS.map((key) => [key, resolved[key].ref])) as Record<ImageKey, string>,
+  );
+}
+
+/** Whether `ref` is served by `registry` (which may carry a path prefix): the mirror of an air-gapped cluster. */
+export function fromRegistry(ref: string, registry: string): boolean {
+  return ref.startsWith(`${registry.replace(/\/+$/, "")}/`);
 }
 
 export function isImageKey(key: string): key is ImageKey {

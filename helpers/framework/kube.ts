@@ -43,6 +43,8 @@ export interface Target {
   kubeconfig?: string | undefined;
   /** When omitted, the kubeconfig's current-context (used only for an explicitly given file). */
   context?: string | undefined;
+  /** The runner is a pod of the target cluster (`run --in-cluster`): its ServiceAccount, no kubeconfig. */
+  inCluster?: boolean | undefined;
 }
 
 /** The kubeconfig files that would be read, and whether any exists. */
@@ -54,6 +56,11 @@ export function kubeconfigFiles(kubeconfig: string | undefined, env: NodeJS.Proc
 
 /** Loads the kubeconfig and selects the context; throws ConfigError naming what is missing. */
 export function loadKubeConfig(target: Target): KubeConfig {
+  if (target.inCluster) {
+    const kc = new KubeConfig();
+    kc.loadFromCluster(); // the pod's ServiceAccount token, re-read as the kubelet rotates it
+    return kc;
+  }
   const files = kubeconfigFiles(target.kubeconfig);
   const existing = files.filter((file) => existsSync(file));
   if (existing.length === 0) {

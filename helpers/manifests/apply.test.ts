@@ -12,10 +12,10 @@ import { PodSecurityRefusedError } from "../framework/pod-security.ts";
 import { fakeNamespace } from "../framework/testing.ts";
 import { applyObject, loadManifests, MANIFESTS_DIR, manifestFiles, referencedSecrets } from "./apply.ts";
 
-/** Every folder under manifests/ that holds YAML files (rbac/ is applied by an administrator, not by apply()). */
+/** Every folder under manifests/ that holds YAML files (rbac/ and runner/ are applied by an administrator, not by apply()). */
 function manifestFolders(dir: string = MANIFESTS_DIR): string[] {
   const entries = readdirSync(dir, { withFileTypes: true }).filter(
-    (e) => !(dir === MANIFESTS_DIR && e.name === "rbac"),
+    (e) => !(dir === MANIFESTS_DIR && (e.name === "rbac" || e.name === "runner")),
   );
   const here = entries.some((e) => e.isFile() && /\.ya?ml$/.test(e.name)) ? [relative(MANIFESTS_DIR, dir)] : [];
   return [...here, ...entries.filter((e) => e.isDirectory()).flatMap((e) => manifestFolders(join(dir, e.name)))];

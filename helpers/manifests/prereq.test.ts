@@ -218,6 +218,7 @@ describe("the rule for a missing prerequisite: promised by the test bed -> fail,
     [pressure, "the test bed", local, "fail"],
     [pressure, "the test bed on a host without the memory", smallHost, "skip"],
     [network, "the test bed", local, "fail"],
+    [network, "the test bed, from a runner inside it (run --in-cluster)", { ...local, runnerInCluster: true }, "skip"],
   ];
   test.each(rows.map(([p, cluster, facts, expected]) => [show(p), cluster, expected, p, facts] as const))(
     "%s missing on %s: %s",

@@ -14,6 +14,7 @@
  *     const nodes = await requireSchedulableNodes({ kube, skip }, 3);   // names of the usable nodes
  */
 import type { V1Node, V1StorageClass, V1Taint, V1Toleration } from "@kubernetes/client-node";
+import { config } from "../framework/config.ts";
 import { TESTBED_INFO } from "../framework/disruptive.ts";
 import { isNotFound, type Kube } from "../framework/kube.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
@@ -65,6 +66,8 @@ export type Prerequisite =
 export interface TestbedFacts {
   info: Readonly<Record<string, string>>;
   cephfs: Readonly<Record<string, string>> | undefined;
+  /** The runner is a pod of the test bed (`run --in-cluster`): there is no host outside it. */
+  runnerInCluster?: boolean | undefined;
 }
 
 /** Whether the test bed promises a prerequisite: what it promises (and a note on its own state), or why not. */
@@ -121,6 +124,9 @@ export function testbedPromise(p: Prerequisite, facts: TestbedFacts): TestbedPro
             what: `a Ready node labelled ${MEMORY_PRESSURE_LABEL.key}=${MEMORY_PRESSURE_LABEL.value} (its second worker)`,
           };
     case "node network":
+      if (facts.runnerInCluster) {
+        return { promised: false, why: "the runner is a pod of it (run --in-cluster), not a host outside it" };
+      }
       return {
         promised: true,
         what: `its node network (key nodeNetwork of ConfigMap ${TESTBED_INFO.namespace}/${TESTBED_INFO.name}) for requests from this host`,
@@ -166,7 +172,11 @@ export async function testbedFacts(kube: Kube): Promise<TestbedFacts | undefined
   const cephfs = await kube.core
     .readNamespacedConfigMap({ namespace: "kube-public", name: TESTBED_CEPHFS.name })
     .catch(absentAsUndefined);
-  return { info: info.data ?? {}, cephfs: cephfs === undefined ? undefined : (cephfs.data ?? {}) };
+  return {
+    info: info.data ?? {},
+    cephfs: cephfs === undefined ? undefined : (cephfs.data ?? {}),
+    runnerInCluster: config().inCluster,
+  };
 }
 
 /**

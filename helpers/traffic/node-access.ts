@@ -13,6 +13,7 @@
  *   await waitFor("...", hostAnswers(access.nodes[0].address, nodePort, "Hello"), T.serviceReachable);
  */
 import type { V1Node } from "@kubernetes/client-node";
+import { config } from "../framework/config.ts";
 import type { Kube } from "../framework/kube.ts";
 import { T } from "../framework/timeouts.ts";
 import type { Check } from "../framework/wait.ts";
@@ -28,6 +29,10 @@ export interface HostReachableNode {
   name: string;
   address: GuardedAddress;
 }
+
+/** Why a run inside the cluster (`run --in-cluster`) sends nothing "from outside". */
+export const IN_CLUSTER_REASON =
+  "the runner is a pod of this cluster (run --in-cluster): there is no host outside the cluster to send requests from";
 
 export type HostNodeAccess =
   | { published: true; nodeNetwork: string; nodes: HostReachableNode[]; leftOut: string[] }
@@ -82,6 +87,7 @@ export async function readyNodeAddresses(kube: Kube): Promise<{ ready: NodeAddre
  * send requests to nodes at all.
  */
 export async function hostNodeAccess(kube: Kube): Promise<HostNodeAccess> {
+  if (config().inCluster) return { published: false, reason: IN_CLUSTER_REASON };
   const nodeNetwork = await testbedNodeNetwork(kube);
   if (nodeNetwork === undefined) {
     return {
