@@ -79,13 +79,7 @@ import { missingPermissions, whoAmI } from "./preflight.ts";
 import { results } from "./results.ts";
 import { commonFailure, countsFromJunit, summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
-import {
-  proberFiles,
-  readUpgradeSteps,
-  startHostProber,
-  stopHostProber,
-  trafficFindings,
-} from "./upgrade-traffic.ts";
+import { proberFiles, readUpgradeSteps, startHostProber, stopHostProber, trafficFindings } from "./upgrade-traffic.ts";
 import { chooseWorkers } from "./workers.ts";
 
 const SUITES_DIR = join(PROJECT_ROOT, "suites");
