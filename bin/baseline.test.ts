@@ -142,6 +142,13 @@ describe("readBaseline", () => {
     );
   });
 
+  test("should read a baseline whose measurements declare no natural range (taken before ranges existed)", () => {
+    const measurements = [{ scenario: "s", name: "delay", value: 900, unit: "ms" }];
+    const file = write({ format: 1, verdicts: { s: "passed" }, canaries: { identities: {} }, measurements });
+    const [change] = compareMeasurements(readBaseline(file).measurements ?? [], [], 2);
+    expect(change).toMatchObject({ name: "delay", before: 900, expected: undefined, drifted: false });
+  });
+
   test("should read a baseline with verdicts", () => {
     const file = write({ format: 1, verdicts: { a: "passed" }, canaries: { identities: {} } });
     expect(readBaseline(file).verdicts).toEqual({ a: "passed" });
@@ -165,6 +172,19 @@ describe("measurementsFromJsonl", () => {
       "",
     ];
     expect(measurementsFromJsonl(lines.join("\n"))).toEqual([m("delay", 800)]);
+  });
+
+  test("should keep a natural range and drop one that is not [min, max]", () => {
+    const lines = [
+      JSON.stringify({ ...m("delay", 800), expected: [0, 100_000] }),
+      JSON.stringify({ ...m("upside-down", 5), expected: [10, 1] }),
+      JSON.stringify({ ...m("text", 5), expected: ["0", "9"] }),
+    ];
+    expect(measurementsFromJsonl(lines.join("\n"))).toEqual([
+      { ...m("delay", 800), expected: [0, 100_000] },
+      m("upside-down", 5),
+      m("text", 5),
+    ]);
   });
 });
 
@@ -196,6 +216,59 @@ describe("compareMeasurements", () => {
     ]);
   });
 
+  test("should not flag a new value inside the natural range, whatever the factor", () => {
+    const expected = [0, 100_000] as const; // a volume update: the kubelet's resync, 0 to 90 s
+    const [change] = compareMeasurements([{ ...m("delay", 1200), expected }], [{ ...m("delay", 84_000), expected }], 2);
+    expect(change).toMatchObject({ factor: 70, expected: [0, 100_000], drifted: false });
+  });
+
+  test("should flag a new value outside the natural range by the factor, raised to the range's lower bound", () => {
+    const expected = [2, 14] as const;
+    const changes = compareMeasurements(
+      [
+        { ...m("late", 3, "s"), expected },
+        { ...m("early", 3, "s"), expected },
+        { ...m("near", 13, "s"), expected },
+      ],
+      [
+        { ...m("late", 30, "s"), expected },
+        { ...m("early", 0.5, "s"), expected },
+        { ...m("near", 20, "s"), expected },
+      ],
+      2,
+    );
+    expect(changes.map((c) => [c.name, c.factor, c.drifted])).toEqual([
+      ["late", 10, true], // 30 s, beyond 14 s and x10
+      ["early", 2 / 3, false], // 0.5 s raised to 2 s: x0.67, within x1/2
+      ["near", 20 / 13, false], // outside the range, but within x2
+    ]);
+  });
+
+  test("should take this run's range, else the baseline's, and keep the factor rule for an old baseline", () => {
+    const expected = [0, 100_000] as const;
+    const [declaredNow] = compareMeasurements([m("delay", 1200)], [{ ...m("delay", 84_000), expected }], 2);
+    expect(declaredNow).toMatchObject({ expected: [0, 100_000], drifted: false });
+    const [declaredBefore] = compareMeasurements([{ ...m("delay", 1200), expected }], [m("delay", 84_000)], 2);
+    expect(declaredBefore).toMatchObject({ expected: [0, 100_000], drifted: false });
+    const [none] = compareMeasurements([m("delay", 1200)], [m("delay", 84_000)], 2);
+    expect(none).toMatchObject({ expected: undefined, factor: 70, drifted: true });
+  });
+
+  test("should show the natural range beside the factor", () => {
+    const expected = [0, 100_000] as const;
+    const measurements = compareMeasurements(
+      [{ ...m("delay", 1200), expected }],
+      [{ ...m("delay", 84_000), expected }],
+      2,
+    );
+    const reported = showComparison({ regressions: [], notes: [] }, compareVerdicts({ a: "passed" }, {}), {
+      measurements,
+      drift: 2,
+      driftFails: true,
+    });
+    expect(reported).toContain("> delay: 1200 ms -> 84000 ms x70.00 [natural 0-100000 ms]\n");
+  });
+
   test("should show a measurement the run did not take, without a factor", () => {
     const [change] = compareMeasurements([m("delay", 900)], [], 2);
     expect(change).toMatchObject({ after: undefined, factor: undefined, drifted: false });
@@ -210,7 +283,7 @@ describe("compareMeasurements", () => {
       driftFails: false,
     });
     expect(reported).toContain(
-      "measurements (baseline -> now, factor; DRIFT beyond x2 or x1/2: reported only):\n" +
+      "measurements (baseline -> now, factor; DRIFT beyond x2 or x1/2 outside the natural range: reported only):\n" +
         "  suites/config/u.e2e.test.ts > U > should update > delay: 1000 ms -> 3000 ms x3.00 DRIFT\n" +
         "  suites/config/u.e2e.test.ts > U > should update > tiny: 3 ms -> 9 ms (below the 100 ms floor)",
     );

@@ -8,7 +8,17 @@
  *   suites, tags                                       the selection; compare reuses it unless given its own
  *   verdicts      { "<file> > <describe> > <test>": "passed" | "failed" | "skipped" }
  *   canaries      CanarySnapshot: identities (must be equal afterwards), pods (restart counts), prober counts
- *   measurements  [{ scenario, name, value, unit }] what the scenarios measured (helpers/framework/report.ts measure)
+ *   measurements  [{ scenario, name, value, unit, expected? }] what the scenarios measured
+ *                 (helpers/framework/report.ts measure); `expected`: [min, max], the measurement's natural range
+ *
+ * Drift of a measurement (compareMeasurements). FACTOR = max(|now|, floor) / max(|baseline|, floor), where
+ * floor is the unit's (UNIT_FLOORS) or, for a measurement with a natural range, the range's lower bound when
+ * that is higher; two values both below the floor have no factor. DRIFT: FACTOR > F or FACTOR < 1/F
+ * (`--drift F`), unless the new value lies inside the natural range (min <= now <= max): a value the
+ * cluster's own timers explain never drifts, however far it is from the baseline's. The range is the one
+ * this run declared, else the baseline's; a measurement without one (old baselines) has the factor rule alone.
+ * On purpose: with the natural-range exemption taken out of compareMeasurements (a temporary edit), the unit
+ * tests' volume update delay of 1.2 s against 84 s inside [0, 100 s] failed as DRIFT x70.
  */
 import { readFileSync } from "node:fs";
 import { tagPattern } from "./args.ts";
@@ -231,6 +241,27 @@ export interface Measurement {
   name: string;
   value: number;
   unit: Unit;
+  /**
+   * The natural range [min, max] (in `unit`) of a healthy cluster, as its own timers make it (a sync period,
+   * a probe's settings); absent: none declared, the factor rule alone.
+   */
+  expected?: Range | undefined;
+}
+
+/** [min, max], min <= max. */
+export type Range = readonly [number, number];
+
+/** `value` as a Range when it is one (two finite numbers, min <= max), else undefined. */
+export function asRange(value: unknown): Range | undefined {
+  if (!Array.isArray(value) || value.length !== 2) return undefined;
+  const [min, max] = value as unknown[];
+  return typeof min === "number" &&
+    typeof max === "number" &&
+    Number.isFinite(min) &&
+    Number.isFinite(max) &&
+    min <= max
+    ? [min, max]
+    : undefined;
 }
 
 /**
@@ -238,6 +269,9 @@ export interface Measurement {
  * Each value is raised to the floor before the factor is taken, and two values both below it are not compared.
  */
 export const UNIT_FLOORS: Record<Unit, number> = { ms: 100, s: 0.1, "req/s": 1, requests: 1 };
+
+/** The floor of a factor: the unit's, or the natural range's lower bound when that is higher. */
+const floorOf = (unit: Unit, expected: Range | undefined): number => Math.max(UNIT_FLOORS[unit], expected?.[0] ?? 0);
 
 /** The measurements of a measurements.jsonl (one JSON object a line); lines that are not one are skipped. */
 export function measurementsFromJsonl(text: string): Measurement[] {
@@ -256,8 +290,11 @@ export function measurementsFromJsonl(text: string): Measurement[] {
       typeof m.value === "number" &&
       Number.isFinite(m.value) &&
       UNITS.includes(m.unit as Unit);
+    if (!valid) continue;
+    const { expected, ...measurement } = m as Measurement;
+    const range = asRange(expected);
     // a retried test measures again: its last value is the one of its verdict
-    if (valid) found.set(`${m.scenario} > ${m.name}`, m as Measurement);
+    found.set(`${m.scenario} > ${m.name}`, range === undefined ? measurement : { ...measurement, expected: range });
   }
   return [...found.values()];
 }
@@ -269,23 +306,32 @@ export interface MeasurementChange {
   before: number;
   /** undefined: not measured in this run. */
   after: number | undefined;
-  /** now / baseline, each raised to the unit's floor; undefined when not measured or both below the floor. */
+  /** The natural range that was applied (this run's, else the baseline's); undefined: none declared. */
+  expected: Range | undefined;
+  /** now / baseline, each raised to the floor; undefined when not measured or both below the floor. */
   factor: number | undefined;
-  /** factor > F or factor < 1/F. */
+  /** factor > F or factor < 1/F, and the new value outside the natural range. */
   drifted: boolean;
 }
 
-/** Each baseline measurement with this run's value and factor; `drift` is F (> 1) of `--drift F`. */
+/**
+ * Each baseline measurement with this run's value and factor; `drift` is F (> 1) of `--drift F`. The rule is
+ * the file header's: a new value inside the natural range never drifts; otherwise the factor decides, with
+ * each value raised to the unit's floor or the range's lower bound, whichever is higher.
+ */
 export function compareMeasurements(before: Measurement[], after: Measurement[], drift: number): MeasurementChange[] {
   return before.map((b) => {
-    const now = after.find((a) => a.scenario === b.scenario && a.name === b.name && a.unit === b.unit)?.value;
-    const floor = UNIT_FLOORS[b.unit];
+    const a = after.find((m) => m.scenario === b.scenario && m.name === b.name && m.unit === b.unit);
+    const now = a?.value;
+    const expected = asRange(a?.expected) ?? asRange(b.expected);
+    const floor = floorOf(b.unit, expected);
     const factor =
       now === undefined || (Math.abs(now) < floor && Math.abs(b.value) < floor)
         ? undefined
         : Math.max(Math.abs(now), floor) / Math.max(Math.abs(b.value), floor);
-    const drifted = factor !== undefined && (factor > drift || factor < 1 / drift);
-    return { scenario: b.scenario, name: b.name, unit: b.unit, before: b.value, after: now, factor, drifted };
+    const natural = expected !== undefined && now !== undefined && expected[0] <= now && now <= expected[1];
+    const drifted = factor !== undefined && (factor > drift || factor < 1 / drift) && !natural;
+    return { scenario: b.scenario, name: b.name, unit: b.unit, before: b.value, after: now, expected, factor, drifted };
   });
 }
 
@@ -296,9 +342,11 @@ function showMeasurement(c: MeasurementChange): string {
     c.factor === undefined
       ? c.after === undefined
         ? ""
-        : ` (below the ${UNIT_FLOORS[c.unit]} ${c.unit} floor)`
+        : ` (below the ${value(floorOf(c.unit, c.expected))} floor)`
       : ` x${c.factor.toFixed(2)}`;
-  return `${c.scenario} > ${c.name}: ${value(c.before)} -> ${now}${factor}${c.drifted ? " DRIFT" : ""}`;
+  const range =
+    c.expected === undefined ? "" : ` [natural ${Number(c.expected[0].toPrecision(4))}-${value(c.expected[1])}]`;
+  return `${c.scenario} > ${c.name}: ${value(c.before)} -> ${now}${factor}${range}${c.drifted ? " DRIFT" : ""}`;
 }
 
 /** What a compare found beyond the canaries and the verdicts, and how it is judged. */
@@ -352,7 +400,7 @@ export function showComparison(
   );
   const judged = extras.driftFails ? "a regression (--drift-fails)" : "reported only";
   section(
-    `measurements (baseline -> now, factor; DRIFT beyond x${extras.drift} or x1/${extras.drift}: ${judged})`,
+    `measurements (baseline -> now, factor; DRIFT beyond x${extras.drift} or x1/${extras.drift} outside the natural range: ${judged})`,
     extras.measurements.map(showMeasurement),
   );
   const regressions = countRegressions(canaries, verdicts, extras);

@@ -1,7 +1,12 @@
 /**
  * The upgrade plan: control plane first, workers one at a time, drain before the kubelet, uncordon after
  * Ready; refusals (no test bed, a skipped minor, a downgrade, another patch); a half-done upgrade resumed;
- * parsing of nodes and of the steps file.
+ * which failures of `kubeadm upgrade node` are transient and how often it runs again; parsing of nodes and
+ * of the steps file (retries included).
+ *
+ * On purpose: with the kubelet-config pattern taken out of TRANSIENT_FAILURES, "should retry the failure
+ * seen right after the control plane's restart" failed; with `attempt < attempts` dropped from
+ * retryDecision, "should stop after the last attempt" failed.
  */
 import { describe, expect, test } from "vitest";
 import {
@@ -10,9 +15,11 @@ import {
   parseSteps,
   planUpgrade,
   refusal,
+  retryDecision,
   runningFrom,
   type StepRecord,
   stepAt,
+  transientFailure,
   UpgradeRefusedError,
 } from "./upgrade-plan.ts";
 import { selectVersions, type Versions } from "./versions.ts";
@@ -94,6 +101,46 @@ describe("planUpgrade", () => {
   });
 });
 
+describe("kubeadm upgrade node: transient failures and retries", () => {
+  const worker = "k8s-ops-conformance-worker";
+  const forbidden =
+    "[upgrade] Reading configuration from the cluster...\n" +
+    `error execution phase kubelet-config: failed to download kubelet configuration from the cluster: configmaps "kubelet-config" is forbidden: User "system:node:${worker}" cannot get resource "configmaps" in API group "" in the namespace "kube-system": no relationship found between node '${worker}' and this object`;
+
+  test("should retry the failure seen right after the control plane's restart", () => {
+    expect(transientFailure(forbidden)).toMatch(/forbidden: the authorizer has not settled/);
+    expect(retryDecision(forbidden, 1, 3)).toEqual({ retry: true, reason: transientFailure(forbidden) });
+  });
+
+  test.each([
+    ["dial tcp 172.18.0.3:6443: connect: connection refused", /connection refused/],
+    ["rpc error: code = Unknown desc = etcdserver: leader changed", /etcd leader changed/],
+    ['Get "https://k8s-ops-conformance-control-plane:6443/api": net/http: TLS handshake timeout', /timed out/],
+    ["context deadline exceeded", /timed out/],
+    ["dial tcp 172.18.0.3:6443: i/o timeout", /timed out/],
+  ])("should call %j transient", (output, reason) => {
+    expect(transientFailure(output)).toMatch(reason);
+    expect(retryDecision(output, 2, 3).retry).toBe(true);
+  });
+
+  test.each([
+    ["[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf does not exist"],
+    [`nodes "${worker}" is forbidden: User "system:node:other" cannot patch resource "nodes"`],
+    ['configmaps "kubelet-config" not found'],
+    ['unable to parse the kubelet configuration: unknown field "failCgroupV1"'],
+    [""],
+  ])("should stop at once on %j, which is no known transient failure", (output) => {
+    expect(transientFailure(output)).toBeUndefined();
+    expect(retryDecision(output, 1, 3)).toEqual({ retry: false, reason: undefined });
+  });
+
+  test("should stop after the last attempt, naming the transient failure", () => {
+    expect(retryDecision(forbidden, 2, 3).retry).toBe(true);
+    expect(retryDecision(forbidden, 3, 3)).toEqual({ retry: false, reason: transientFailure(forbidden) });
+    expect(retryDecision(forbidden, 1, 1).retry).toBe(false);
+  });
+});
+
 describe("parseNodes", () => {
   test("should read names, kubelet versions and the control-plane role", () => {
     const json = JSON.stringify({
@@ -144,5 +191,19 @@ describe("the steps file", () => {
   test("should read JSON lines and skip a line cut short", () => {
     const text = `${steps.map((s) => JSON.stringify(s)).join("\n")}\n{"step":"dra`;
     expect(parseSteps(text)).toEqual(steps);
+  });
+
+  test("should keep a step's retries, each with its time and reason", () => {
+    const retried: StepRecord = {
+      step: "upgrade-node",
+      node: "w",
+      startedAt: "2030-01-01T00:00:00.000Z",
+      endedAt: "2030-01-01T00:00:30.000Z",
+      ok: true,
+      retries: [{ at: "2030-01-01T00:00:05.000Z", reason: "connection refused (the API server is not listening yet)" }],
+    };
+    const broken = { ...retried, retries: [{ at: 5 }, "connection refused"] };
+    const { retries: _, ...plain } = retried; // no valid retry: no retries field
+    expect(parseSteps(`${JSON.stringify(retried)}\n${JSON.stringify(broken)}`)).toEqual([retried, plain]);
   });
 });

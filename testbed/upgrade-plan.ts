@@ -6,6 +6,8 @@
  * The order is kubeadm's documented one: the control plane first (`kubeadm upgrade apply`, then its
  * kubelet), then each worker on its own (`kubeadm upgrade node`, then its kubelet). A node is drained
  * before its kubelet is replaced and uncordoned only once it reports the new version and Ready.
+ * `kubeadm upgrade node` runs again, a bounded number of times, only after a failure its output shows to be
+ * transient (TRANSIENT_FAILURES, retryDecision); each retry is kept in the step's record.
  */
 import { minorOf, type Versions } from "./versions.ts";
 
@@ -112,6 +114,12 @@ export function runningFrom(nodes: readonly NodeInfo[]): string {
   return [...nodes].map((n) => n.kubeletVersion).sort((a, b) => byMinor(a) - byMinor(b))[0] ?? "?";
 }
 
+/** An attempt of a step that failed transiently and was run again: when it ended (ISO 8601) and why. */
+export interface StepRetry {
+  at: string;
+  reason: string;
+}
+
 /** One line of the steps file (JSON Lines), written when a step ends. */
 export interface StepRecord {
   step: StepKind;
@@ -120,6 +128,44 @@ export interface StepRecord {
   startedAt: string;
   endedAt: string;
   ok: boolean;
+  /** The attempts before the last, each a known transient failure (absent: the first attempt decided). */
+  retries?: StepRetry[] | undefined;
+}
+
+/**
+ * Failures of `kubeadm upgrade node` that come from a control plane which has just restarted and pass by
+ * themselves: the API server's authorizer not yet settled (RBAC's caches refusing the node the ConfigMaps
+ * `upgrade node` reads, which kubeadm's own Roles grant), the API server not listening yet, etcd electing a
+ * leader, a request timing out while it all settles. Anything else is a real failure.
+ */
+export const TRANSIENT_FAILURES: readonly { reason: string; pattern: RegExp }[] = [
+  {
+    reason: "the node may not read kubeadm's ConfigMaps yet (forbidden: the authorizer has not settled)",
+    pattern: /configmaps? "(kubelet|kubeadm)-config" is forbidden/i,
+  },
+  { reason: "connection refused (the API server is not listening yet)", pattern: /connection refused/i },
+  { reason: "etcd leader changed", pattern: /etcdserver: leader changed/i },
+  {
+    reason: "a request timed out",
+    pattern:
+      /i\/o timeout|context deadline exceeded|TLS handshake timeout|Client\.Timeout exceeded|unable to return a response in the time allotted/i,
+  },
+];
+
+/** The transient failure the output of a failed command shows (TRANSIENT_FAILURES), or undefined. */
+export function transientFailure(output: string): string | undefined {
+  return TRANSIENT_FAILURES.find((t) => t.pattern.test(output))?.reason;
+}
+
+/**
+ * Whether a failed attempt (1-based) of at most `attempts` runs again: only when its output shows a known
+ * transient failure and an attempt is left. `reason` names the transient failure, also on the last attempt.
+ */
+export type RetryDecision = { retry: true; reason: string } | { retry: false; reason: string | undefined };
+
+export function retryDecision(output: string, attempt: number, attempts: number): RetryDecision {
+  const reason = transientFailure(output);
+  return reason !== undefined && attempt < attempts ? { retry: true, reason } : { retry: false, reason };
 }
 
 /** The steps file's records; lines that are not records are skipped. */
@@ -129,6 +175,9 @@ export function parseSteps(text: string): StepRecord[] {
     if (!line.trim()) continue;
     try {
       const r = JSON.parse(line) as Partial<StepRecord>;
+      const retries = (Array.isArray(r.retries) ? r.retries : []).filter(
+        (x) => typeof x?.at === "string" && typeof x?.reason === "string",
+      );
       if (typeof r.step === "string" && typeof r.startedAt === "string" && typeof r.endedAt === "string")
         records.push({
           step: r.step,
@@ -136,6 +185,7 @@ export function parseSteps(text: string): StepRecord[] {
           startedAt: r.startedAt,
           endedAt: r.endedAt,
           ok: r.ok === true,
+          ...(retries.length > 0 ? { retries } : {}),
         });
     } catch {
       // a line cut short by a killed upgrade

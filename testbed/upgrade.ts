@@ -5,9 +5,20 @@
  * containerd, both from the local build (build/local-images.ts buildImageArchive, cached by version).
  *
  * Each step is logged with its start and duration and appended to the steps file as a JSON line
- * ({step, node, startedAt, endedAt, ok}); `run --compare` reads it to say in which step failed requests fell.
+ * ({step, node, startedAt, endedAt, ok}, and `retries` when a step ran its command again); `run --compare`
+ * reads it to say in which step failed requests fell.
  * A failed step stops the upgrade naming the node, the command and the end of its output, and leaves the
  * cluster as it is: running it again resumes with the nodes still on the old version.
+ *
+ * Right after `kubeadm upgrade apply` restarted the API server, a worker's `kubeadm upgrade node` was
+ * refused the `kubelet-config` ConfigMap (forbidden: the authorizer had not settled) and passed when run
+ * again. So each attempt first waits until /readyz answers ok and the node's own credentials read what
+ * `upgrade node` reads (apiSettledFor), and a failure whose output shows a known transient cause
+ * (upgrade-plan.ts TRANSIENT_FAILURES) runs it again, at most UPGRADE_NODE_ATTEMPTS times in all, each
+ * retry logged and kept in the step's record (`retries`); any other failure stops as before.
+ * On purpose: the patterns and the retry plan are judged in upgrade-plan.test.ts (the live failure's
+ * output, other failures that must stop at once, the last attempt); the wait and the retry loop are
+ * exercised live by `cluster:upgrade` only.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -36,9 +47,11 @@ import {
   parseNodes,
   planUpgrade,
   refusal,
+  retryDecision,
   runningFrom,
   type StepKind,
   type StepRecord,
+  type StepRetry,
   UpgradeRefusedError,
 } from "./upgrade-plan.ts";
 import { minorOf, selectVersions } from "./versions.ts";
@@ -57,8 +70,17 @@ const STAGE_DIR = "/var/lib/koc-upgrade";
  */
 const IGNORED_PREFLIGHT = "--ignore-preflight-errors=SystemVerification,CreateJob";
 
-/** A command that failed, named with its node and the end of its output. */
-export class StepFailedError extends Error {}
+/** How many times `kubeadm upgrade node` runs at most, when every failure before the last is transient. */
+const UPGRADE_NODE_ATTEMPTS = 3;
+
+/** A command that failed, named with its node and the end of its output; `output`: all of it, if it exited. */
+export class StepFailedError extends Error {
+  readonly output: string;
+  constructor(message: string, output = "") {
+    super(message);
+    this.output = output;
+  }
+}
 
 interface Context {
   target: Versions;
@@ -75,9 +97,12 @@ export function defaultStepsFile(): string {
 async function run(where: string, argv: string[], timeoutMs: number): Promise<string> {
   const out = await $`${argv}`.timeout(timeoutMs).nothrow();
   if (out.exitCode === 0) return out.stdout;
-  const tail = `${out.stdout}\n${out.stderr}`.trim().split("\n").slice(-20).join("\n");
-  const why = out.exitCode === null ? `killed after ${formatDuration(timeoutMs)}` : `exit ${out.exitCode}`;
-  throw new StepFailedError(`on ${where}: \`${argv.join(" ")}\` failed (${why}):\n${tail}`);
+  const output = `${out.stdout}\n${out.stderr}`.trim();
+  const tail = output.split("\n").slice(-20).join("\n");
+  const killed = out.exitCode === null;
+  const why = killed ? `killed after ${formatDuration(timeoutMs)}` : `exit ${out.exitCode}`;
+  // a command killed at its deadline is never judged transient by what it printed before
+  throw new StepFailedError(`on ${where}: \`${argv.join(" ")}\` failed (${why}):\n${tail}`, killed ? "" : output);
 }
 
 /** A shell script in a node container. */
@@ -159,6 +184,63 @@ async function waitReady(node: string, ctx: Context): Promise<void> {
   });
 }
 
+/**
+ * Waits until the API server answers /readyz with ok and the node's own credentials (its kubelet.conf, as
+ * `kubeadm upgrade node` uses them) read the ConfigMaps `upgrade node` reads: right after `upgrade apply`
+ * restarted the API server, its authorizer may refuse the node what kubeadm's Roles grant it.
+ */
+async function apiSettledFor(node: string): Promise<void> {
+  const asNode = ["kubectl", "--kubeconfig", "/etc/kubernetes/kubelet.conf", "-n", "kube-system", "get", "configmap"];
+  const requestTimeout = `--request-timeout=${Math.round(T.apiCall / 1000)}s`;
+  await until(
+    `the API server is ready and node ${node}'s credentials read kube-system/kubeadm-config and kubelet-config`,
+    T.apiSettled,
+    async () => {
+      const ready = (await kubectl("get", "--raw", "/readyz", requestTimeout)).trim();
+      if (ready !== "ok") return `/readyz: ${ready}`;
+      const argv = [...asNode, "kubeadm-config", "kubelet-config", "-o", "name", requestTimeout];
+      const read = await $`docker exec ${node} ${argv}`.timeout(T.apiCall).nothrow();
+      const names = read.stdout.trim().split("\n");
+      if (
+        read.exitCode === 0 &&
+        names.includes("configmap/kubeadm-config") &&
+        names.includes("configmap/kubelet-config")
+      )
+        return true;
+      return `as node ${node}: ${`${read.stdout}\n${read.stderr}`.trim() || `exit ${read.exitCode}`}`;
+    },
+  );
+}
+
+/**
+ * `kubeadm upgrade node`, once the API server has settled (apiSettledFor); run again, up to
+ * UPGRADE_NODE_ATTEMPTS in all, only after a failure its output shows to be transient (retryDecision).
+ */
+async function upgradeNode(node: string, retries: StepRetry[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await apiSettledFor(node);
+    try {
+      await onNode(node, `kubeadm upgrade node ${IGNORED_PREFLIGHT}`, T.kubeadmUpgrade);
+      return;
+    } catch (e) {
+      if (!(e instanceof StepFailedError)) throw e;
+      const decision = retryDecision(e.output, attempt, UPGRADE_NODE_ATTEMPTS);
+      if (!decision.retry) {
+        if (decision.reason === undefined) throw e;
+        throw new StepFailedError(
+          `${e.message}\n(attempt ${attempt} of ${UPGRADE_NODE_ATTEMPTS}, transient again: ${decision.reason})`,
+        );
+      }
+      retries.push({ at: new Date().toISOString(), reason: decision.reason });
+      log(
+        chalk.yellow(
+          `upgrade-node ${node}: attempt ${attempt} of ${UPGRADE_NODE_ATTEMPTS} failed, transient: ${decision.reason}; again once the API server has settled`,
+        ),
+      );
+    }
+  }
+}
+
 /** kubeadm overwrote the test bed's own settings (CoreDNS's Corefile when it migrated it, kube-proxy's requests); Ceph checked. */
 async function settle(): Promise<void> {
   await waitHealthy(T.nodeUpgrade);
@@ -186,13 +268,14 @@ async function settle(): Promise<void> {
   for (const n of await clusterNodes()) await onNode(n, `rm -rf ${STAGE_DIR}`);
 }
 
-const ACTIONS: Record<StepKind, (node: string, ctx: Context) => Promise<unknown>> = {
+/** `retries`: where an action that runs its command again records each retry (the step's record keeps them). */
+const ACTIONS: Record<StepKind, (node: string, ctx: Context, retries: StepRetry[]) => Promise<unknown>> = {
   stage,
   kubeadm: (node) => onNode(node, install(["kubeadm"])),
   "upgrade-plan": upgradePlan,
   "upgrade-apply": (node, ctx) =>
     onNode(node, `kubeadm upgrade apply ${ctx.target.KUBERNETES_VERSION} --yes ${IGNORED_PREFLIGHT}`, T.kubeadmUpgrade),
-  "upgrade-node": (node) => onNode(node, `kubeadm upgrade node ${IGNORED_PREFLIGHT}`, T.kubeadmUpgrade),
+  "upgrade-node": (node, _ctx, retries) => upgradeNode(node, retries),
   drain: (node) =>
     kubectlOn(
       node,
@@ -216,8 +299,9 @@ async function runStep(step: PlanStep, ctx: Context): Promise<void> {
   const started = new Date();
   log(`${label}: started ${started.toISOString().slice(11, 19)}Z`);
   let ok = false;
+  const retries: StepRetry[] = [];
   try {
-    await phase(label, () => ACTIONS[step.kind](step.node, ctx));
+    await phase(label, () => ACTIONS[step.kind](step.node, ctx, retries));
     ok = true;
   } catch (e) {
     const why = e instanceof StepFailedError ? e.message : `on ${step.node}: ${(e as Error).message ?? String(e)}`;
@@ -231,6 +315,7 @@ async function runStep(step: PlanStep, ctx: Context): Promise<void> {
       startedAt: started.toISOString(),
       endedAt: new Date().toISOString(),
       ok,
+      ...(retries.length > 0 ? { retries } : {}),
     };
     appendFileSync(ctx.stepsFile, `${JSON.stringify(record)}\n`);
   }

@@ -5,8 +5,10 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import * as allure from "allure-js-commons";
-import type { Unit } from "../../bin/baseline.ts";
+import type { Range, Unit } from "../../bin/baseline.ts";
 import { redactor } from "./redact.ts";
+
+export type { Range };
 
 /**
  * A named step: `await step("act: scale web to 3", () => ...)`. Steps nest; a failing step is marked
@@ -42,15 +44,27 @@ export const MEASUREMENTS_FILE = "measurements.jsonl";
  * Records a figure the test measured (`await measure(ns, "Secret volume update delay", 812, "ms")`): a log
  * line, an Allure parameter, and a line in <reports>/measurements.jsonl keyed like the test's JUnit verdict
  * (`ns.scenario`), so a baseline stores it and a compare sets it beside the new value.
+ *
+ * `expected: [min, max]` declares the natural range a healthy cluster gives, from its own timers (a sync
+ * period, a probe's settings; the caller says which): a compare never flags a new value inside it as drift
+ * (bin/baseline.ts compareMeasurements). Without it, the factor rule alone judges the value.
  */
-export async function measure(test: { scenario?: string }, name: string, value: number, unit: Unit): Promise<void> {
-  log(`measured: ${name} = ${Number(value.toPrecision(6))} ${unit}`);
+export async function measure(
+  test: { scenario?: string },
+  name: string,
+  value: number,
+  unit: Unit,
+  options: { expected?: Range } = {},
+): Promise<void> {
+  const { expected } = options;
+  const range = expected === undefined ? "" : ` (natural range ${expected[0]}-${expected[1]} ${unit})`;
+  log(`measured: ${name} = ${Number(value.toPrecision(6))} ${unit}${range}`);
   if (process.env.VITEST === undefined || test.scenario === undefined) return; // no test to key it by
   const dir = process.env.KOC_REPORTS_DIR?.trim() || "reports";
   mkdirSync(dir, { recursive: true });
-  const line = { scenario: test.scenario, name, value, unit };
+  const line = { scenario: test.scenario, name, value, unit, ...(expected === undefined ? {} : { expected }) };
   appendFileSync(join(dir, MEASUREMENTS_FILE), `${JSON.stringify(line)}\n`);
-  await allure.parameter(name, `${value} ${unit}`);
+  await allure.parameter(name, `${value} ${unit}${range}`);
 }
 
 /** Report labels for the capability a file checks: epic = area (e.g. "Workloads"), feature = capability. */

@@ -30,6 +30,7 @@ const SCALED: Record<keyof typeof BASE_TIMEOUTS, string> = {
   delete: "deadline: waiting for a state",
   nodeDrain: "deadline: waiting for evictions",
   nodeUpgrade: "deadline: waiting for a state",
+  apiSettled: "deadline: waiting for a state",
   kubeadmUpgrade: "deadline: one command",
   diagnostics: "deadline: collecting",
   cleanup: "deadline: the sweep",

@@ -88,6 +88,12 @@ export const BASE_TIMEOUTS = {
   /** A node's kubelet restarted with a new version until the node reports that version and Ready. */
   nodeUpgrade: 180_000,
   /**
+   * Before a worker's `kubeadm upgrade node` on the test bed: the API server `upgrade apply` restarted answers
+   * /readyz and its authorizer lets the node read kubeadm's ConfigMaps. Its caches fill within seconds of
+   * the restart; kubeadm itself gives a restarted static pod 5 min.
+   */
+  apiSettled: 120_000,
+  /**
    * One `kubeadm upgrade apply|node|plan` on a test bed node: apply replaces etcd and three static pods one
    * after the other, each waiting for its pod's hash to change (kubeadm's own limit is 5 min per pod).
    */

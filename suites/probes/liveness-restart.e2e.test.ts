@@ -13,6 +13,8 @@
  *   served (held for period × failureThreshold + timeout + margin), and restart it after exactly
  *   failureThreshold failures once /health answers 404, counted from the removal as the node's clock gives it
  *   (`date -u +%s` in the container just before).
+ * Measured: the httpGet restart as seen from here, seconds after the removal; its natural range for the
+ *   compare's drift rule is the restart window above (earliest to latest kill), from the probe's settings.
  * Not covered: tcpSocket and gRPC probes, CrashLoopBackOff timing after several restarts, probe-level
  *   terminationGracePeriodSeconds; the failure count of startup probes (their replacement fails again at
  *   once, so its failures run into the same event object before it can be read).
@@ -180,7 +182,10 @@ describe.concurrent("Probing container: liveness", () => {
       failureThreshold: timing.failureThreshold,
       failingFrom,
     });
-    await measure(ns, "restart seen after the health file's removal", seconds, "s");
+    // natural range: the restart window the probe's own settings imply (earliest to latest kill after the removal)
+    await measure(ns, "restart seen after the health file's removal", seconds, "s", {
+      expected: [window.earliestS, window.latestS],
+    });
     await step(`measured: restart seen ${seconds}s after the removal (window ${window.latestS}s)`, () =>
       waitFor(
         `events of pod ${ns.name}/liveness-http: Unhealthy and Killing`,
