@@ -4,7 +4,9 @@
  *
  * Each test starts one CLI process (asynchronously: the worker stays responsive) and has CLI_TEST_TIMEOUT:
  * loading the CLI takes about 1 s on an idle 2-core machine and several times that while an e2e run keeps
- * both cores busy; the reachability check adds up to 6 s (T.clusterCheck).
+ * both cores busy; the reachability check adds up to 6 s (T.clusterCheck). The tests that promise a quick
+ * answer therefore bound the time beyond what `help` takes in the same moment (loading only), not the
+ * wall time: an answer that waited for a connection timeout exceeds it on any load.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -16,6 +18,13 @@ import { describe, expect, test } from "vitest";
 const CLI = join(import.meta.dirname, "k8s-ops-conformance.ts");
 const dir = mkdtempSync(join(tmpdir(), "koc-cli-"));
 const CLI_TEST_TIMEOUT = 60_000;
+/** What a quick answer may take beyond loading the CLI: the reachability check (6 s) and some slack. */
+const BEYOND_LOADING = 10_000;
+
+/** How long the CLI takes to load and print its usage now, on this machine's current load. */
+async function loading(): Promise<number> {
+  return (await cli(["help"])).ms;
+}
 
 function kubeconfig(name: string, server: string): string {
   const file = join(dir, name);
@@ -68,12 +77,13 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
 
 describe("CLI exit codes", { timeout: CLI_TEST_TIMEOUT }, () => {
   test("should exit 2 with one line for an unknown context", async () => {
+    const load = await loading();
     const { code, stderr, ms } = await cli(["run", "--context", "does-not-exist"]);
     expect(code).toBe(2);
     expect(stderr).toBe(
       `k8s-ops-conformance: error: context "does-not-exist" not found in ${join(dir, "default")}; pass --context with one of: only`,
     );
-    expect(ms).toBeLessThan(15_000);
+    expect(ms).toBeLessThan(load + BEYOND_LOADING);
   });
 
   test("should exit 2 when the test bed context is missing and cluster-up is off", async () => {
@@ -125,15 +135,16 @@ describe("CLI exit codes", { timeout: CLI_TEST_TIMEOUT }, () => {
     expect(missing.stderr).toContain("kubeconfig not found");
   });
 
-  test("should exit 3 within 15 s with one line when the API server does not answer", async () => {
+  test("should exit 3 soon after loading, with one line when the API server does not answer", async () => {
     const port = await closedPort();
+    const load = await loading();
     const { code, stderr, ms } = await cli(["run", "--kubeconfig", kubeconfig("closed", `https://127.0.0.1:${port}`)]);
     expect(code).toBe(3);
     expect(stderr).toBe(
       `k8s-ops-conformance: error: cannot reach the API server https://127.0.0.1:${port} of context "only": ` +
         `fetch failed: connect ECONNREFUSED 127.0.0.1:${port}; is the cluster running and the server address right?`,
     );
-    expect(ms).toBeLessThan(15_000);
+    expect(ms).toBeLessThan(load + BEYOND_LOADING);
   });
 
   test("should print the usage for help and exit 0", async () => {
