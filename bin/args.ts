@@ -161,7 +161,7 @@ Options (run):
   --baseline FILE                before an upgrade: deploy canaries (namespace koc-canary), run, write FILE
   --compare FILE                 after it: check the canaries, run, show changed verdicts; exit 1 on regression
   --keep-canaries                with --compare: leave the canaries in place (for a later compare)
-  --max-failed-requests N        with --compare: failed prober requests allowed since the baseline; default 0
+  --max-failed-requests N        with --compare: failed prober requests allowed since the baseline, all probers together; default 0
   --drift F                      with --compare: flag a measurement whose now/baseline factor is above F or
                                  below 1/F (F > 1); default 2
   --drift-fails                  with --compare: a flagged drift is a regression (otherwise reported only)

@@ -62,7 +62,14 @@ import { checkEnvironment } from "./environment.ts";
 import { missingPermissions, whoAmI } from "./preflight.ts";
 import { commonFailure, summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
-import { readUpgradeSteps, startHostProber, stopHostProber, trafficFindings } from "./upgrade-traffic.ts";
+import {
+  readUpgradeSteps,
+  startHostProber,
+  startLogFollower,
+  stopHostProber,
+  stopLogFollower,
+  trafficFindings,
+} from "./upgrade-traffic.ts";
 import { chooseWorkers } from "./workers.ts";
 
 const SUITES_DIR = join(PROJECT_ROOT, "suites");
@@ -171,19 +178,17 @@ async function canariesBefore(options: CliOptions, cfg: Config, kube: Kube, prev
   const images = resolveImages({ ...sources, testbed: await testbedImages(kube) });
   if (previous !== undefined) {
     say(`compare: checking the canaries in namespace ${CANARY_NAMESPACE} against ${options.compare}`);
-    // the host prober ran since the baseline: stopped first, so the suites' own traffic is not in its records
-    const prober = await stopHostProber(options.compare ?? "");
-    const findings = compareCanaries(
-      previous.canaries,
-      await snapshotCanaries(kube, images),
-      options.maxFailedRequests,
-    );
-    if (prober === undefined) findings.notes.push("host prober: the baseline started none (not the local test bed)");
-    else {
-      const traffic = trafficFindings(prober, readUpgradeSteps(), options.maxFailedRequests);
-      findings.notes.push(...traffic.notes);
-      findings.regressions.push(...traffic.regressions);
-    }
+    // the probers ran since the baseline: stopped first, so the suites' own traffic is not in their records
+    const [host, inCluster] = await Promise.all([
+      stopHostProber(options.compare ?? ""),
+      stopLogFollower(options.compare ?? ""),
+    ]);
+    const findings = compareCanaries(previous.canaries, await snapshotCanaries(kube, images));
+    if (host === undefined) findings.notes.push("host prober: the baseline started none (not the local test bed)");
+    const probers = host === undefined ? [inCluster] : [host, inCluster];
+    const traffic = trafficFindings(probers, readUpgradeSteps(), options.maxFailedRequests);
+    findings.notes.push(...traffic.notes);
+    findings.regressions.push(...traffic.regressions);
     return { previous, canaries: undefined, findings };
   }
   say(`baseline: deploying the canaries in namespace ${CANARY_NAMESPACE}`);
@@ -216,6 +221,8 @@ async function writeBaseline(
   writeFileSync(file, `${JSON.stringify(baseline, null, 2)}\n`);
   const counts = `${Object.keys(results.verdicts).length} verdict(s), ${results.measurements.length} measurement(s)`;
   say(`baseline: ${counts} and the canaries' identities written to ${file}`);
+  const follower = startLogFollower({ context: kube.context, kubeconfig: cfg.kubeconfig }, file);
+  say(`baseline: log follower (pid ${follower}) keeps the canary-prober pods' records until run --compare ${file}`);
   // only toward the local test bed's own nodes: elsewhere the network guard refuses and no prober runs
   if ((await testbedNodeNetwork(kube)) === undefined) {
     say("baseline: not the local test bed, no host prober through the upgrade");
