@@ -232,7 +232,7 @@ describe("command line: --in-cluster with --baseline or --compare", () => {
     [
       ["--in-cluster", "--compare", "b.json"],
       { testbed: false, hostProber: true },
-      "--in-cluster cannot stop the host prober the baseline started here (b.json.prober.pid): run --compare without --in-cluster",
+      "--in-cluster cannot stop the host prober and log follower the baseline started here (b.json.prober.pid, .incluster.pid): run --compare without --in-cluster",
     ],
   ])("should refuse %j on %j as a usage error", (argv, target, message) => {
     const check = () => checkInClusterAcceptance(run(argv), target);

@@ -180,7 +180,7 @@ Options (run):
   --compare FILE                 after it: check the canaries, run, show changed verdicts; exit 1 on regression
                                  (with several contexts, write {context} in the --baseline/--compare FILE)
   --keep-canaries                with --compare: leave the canaries in place (for a later compare)
-  --max-failed-requests N        with --compare: failed prober requests allowed since the baseline; default 0
+  --max-failed-requests N        with --compare: failed prober requests allowed since the baseline, all probers together; default 0
   --drift F                      with --compare: flag a measurement whose now/baseline factor is above F or
                                  below 1/F (F > 1); default 2
   --drift-fails                  with --compare: a flagged drift is a regression (otherwise reported only)
@@ -342,7 +342,7 @@ export function checkInClusterAcceptance(
   if (!options.inCluster || flag === undefined) return;
   if (target.hostProber) {
     throw new UsageError(
-      `--in-cluster cannot stop the host prober the baseline started here (${options.compare}.prober.pid): run --compare without --in-cluster`,
+      `--in-cluster cannot stop the host prober and log follower the baseline started here (${options.compare}.prober.pid, .incluster.pid): run --compare without --in-cluster`,
     );
   }
   if (target.testbed) {

@@ -7,7 +7,8 @@
  *   createdAt, context, server, serverVersion, runId   where and when the baseline was taken
  *   suites, tags                                       the selection; compare reuses it unless given its own
  *   verdicts      { "<file> > <describe> > <test>": "passed" | "failed" | "skipped" }
- *   canaries      CanarySnapshot: identities (must be equal afterwards), pods (restart counts), prober counts
+ *   canaries      CanarySnapshot: identities (must be equal afterwards), pods (restart counts); baselines taken
+ *                 before the in-cluster prober's records also hold `prober` counts, which are not read any more
  *   measurements  [{ scenario, name, value, unit, expected? }] what the scenarios measured
  *                 (helpers/framework/report.ts measure); `expected`: [min, max], the measurement's natural range
  *
@@ -40,8 +41,6 @@ export interface CanarySnapshot {
   /** Facts that must be identical after the upgrade: UIDs, the serving ReplicaSet, checksums of data and content. */
   identities: Record<string, string>;
   pods: PodRecord[];
-  /** The prober's counts since its start, and its pod (a new pod restarts the counts). */
-  prober: { pod: string; ok: number; failed: number };
 }
 
 export interface Baseline {
@@ -184,33 +183,10 @@ function restartFindings(pod: PodRecord, same: PodRecord, findings: CanaryFindin
 }
 
 /**
- * The prober's failed requests since the baseline, judged against the budget (`--max-failed-requests`).
- * A replaced prober pod restarted its counts: its own failures are counted, those of the old pod are lost.
+ * Compares the canaries after the upgrade with the baseline's. The probers' requests are judged apart, from
+ * their records (bin/upgrade-traffic.ts trafficFindings).
  */
-function proberFindings(
-  before: CanarySnapshot["prober"],
-  after: CanarySnapshot["prober"],
-  maxFailed: number,
-  findings: CanaryFindings,
-): void {
-  const replaced = after.pod !== before.pod;
-  const ok = replaced ? after.ok : after.ok - before.ok;
-  const failed = replaced ? after.failed : after.failed - before.failed;
-  const since = replaced
-    ? `since its pod was replaced (${before.pod} -> ${after.pod}; earlier counts lost)`
-    : "since the baseline";
-  findings.notes.push(
-    `prober: ${ok} request(s) answered, ${failed} failed ${since} (each failure is in its pod's log)`,
-  );
-  if (failed > maxFailed) {
-    findings.regressions.push(
-      `prober: ${failed} failed request(s) ${since}, more than --max-failed-requests ${maxFailed}`,
-    );
-  }
-}
-
-/** Compares the canaries after the upgrade with the baseline's; `maxFailed`: the prober's failed-request budget. */
-export function compareCanaries(before: CanarySnapshot, after: CanarySnapshot, maxFailed = 0): CanaryFindings {
+export function compareCanaries(before: CanarySnapshot, after: CanarySnapshot): CanaryFindings {
   const findings: CanaryFindings = { regressions: [], notes: [] };
   for (const [fact, was] of Object.entries(before.identities)) {
     const now = after.identities[fact];
@@ -227,7 +203,6 @@ export function compareCanaries(before: CanarySnapshot, after: CanarySnapshot, m
       `pod ${pod.name} (${pod.owner}) was replaced by ${successors.map((p) => p.name).join(", ") || "nothing"}`,
     );
   }
-  proberFindings(before.prober, after.prober, maxFailed, findings);
   return findings;
 }
 

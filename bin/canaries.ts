@@ -1,29 +1,36 @@
 /**
  * Upgrade acceptance, the cluster part: long-lived canary workloads in the namespace `koc-canary`
- * (manifests/canary/: a Deployment behind a Service with a prober sending it a request a second, a
- * StatefulSet pod with data on a PersistentVolumeClaim, a Secret and a ConfigMap mounted), and a snapshot of
- * their identities that bin/baseline.ts compares before and after an upgrade.
+ * (manifests/canary/: a Deployment behind a Service, probed from inside the cluster by two canary-prober
+ * replicas running helpers/traffic/probe-loop.mjs, a StatefulSet pod with data on a PersistentVolumeClaim, a
+ * Secret and a ConfigMap mounted), and a snapshot of their identities that bin/baseline.ts compares before
+ * and after an upgrade. The canary-prober's records are kept by the log follower (bin/canary-logs.ts) and
+ * judged by bin/upgrade-traffic.ts.
  *
  * The namespace carries `k8s-ops-conformance/canary=true` and not the run labels, so neither the run-end
  * sweep nor `cleanup` removes it: `run --compare` does (unless --keep-canaries), or `kubectl delete ns koc-canary`.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { ImageTable } from "../helpers/framework/images.ts";
 import { isNotFound, type Kube } from "../helpers/framework/kube.ts";
 import { podSecurityLabels, type TestNamespace } from "../helpers/framework/namespace.ts";
-import { POLL, T } from "../helpers/framework/timeouts.ts";
+import { BOUNDS, POLL, T } from "../helpers/framework/timeouts.ts";
 import { waitFor } from "../helpers/framework/wait.ts";
 import { apply } from "../helpers/manifests/apply.ts";
 import { deploymentAvailable, podReady } from "../helpers/observe/conditions.ts";
 import { exec } from "../helpers/traffic/exec.ts";
+import { PROBE_LOOP } from "../helpers/traffic/prober.ts";
 import { UsageError } from "./args.ts";
 import type { CanarySnapshot, PodRecord } from "./baseline.ts";
 
 export const CANARY_NAMESPACE = "koc-canary";
 export const CANARY_LABEL = "k8s-ops-conformance/canary";
+/** Requests per second of each canary-prober replica (manifests/canary/40-prober.yaml says why a quarter of 200). */
+export const CANARY_PROBER_RATE = 50;
 
-function canaryNamespace(kube: Kube, images: ImageTable): TestNamespace {
+/** The canaries' namespace as a TestNamespace, for the helpers that take one (apply, exec, clocks). */
+export function canaryNamespace(kube: Kube, images: ImageTable): TestNamespace {
   return {
     name: CANARY_NAMESPACE,
     kube,
@@ -58,7 +65,14 @@ export async function deployCanaries(kube: Kube, images: ImageTable): Promise<vo
     { observe: () => kube.core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), ok: () => true },
     T.namespaceReady,
   );
-  await apply(ns, "canary");
+  await kube.core.createNamespacedConfigMap({
+    namespace: ns.name,
+    body: { metadata: { name: "probe-loop" }, data: { "probe-loop.mjs": readFileSync(PROBE_LOOP, "utf8") } },
+  });
+  await apply(ns, "canary", {
+    proberRate: String(CANARY_PROBER_RATE),
+    proberTimeout: String(BOUNDS.proberRequestTimeout),
+  });
   await Promise.all([
     waitFor(
       `deployment ${ns.name}/canary-web has 2 available replicas`,
@@ -66,7 +80,11 @@ export async function deployCanaries(kube: Kube, images: ImageTable): Promise<vo
       T.rollout,
     ),
     waitFor(`pod ${ns.name}/canary-data-0 is Ready (data written)`, podReady(ns, "canary-data-0"), T.rollout),
-    waitFor(`deployment ${ns.name}/canary-prober is available`, deploymentAvailable(ns, "canary-prober", 1), T.rollout),
+    waitFor(
+      `deployment ${ns.name}/canary-prober has 2 available replicas`,
+      deploymentAvailable(ns, "canary-prober", 2),
+      T.rollout,
+    ),
   ]);
 }
 
@@ -96,6 +114,14 @@ export async function removeCanaries(kube: Kube): Promise<void> {
 }
 
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+/** `node -e FETCH_DIGEST URL` in a canary-prober pod (Node.js, no curl): the sha256 of the page URL serves. */
+const FETCH_DIGEST = `fetch(process.argv[1], { signal: AbortSignal.timeout(${BOUNDS.proberRequestTimeout}) })
+  .then(async (r) => {
+    if (r.status !== 200) throw new Error("HTTP " + r.status);
+    console.log(require("node:crypto").createHash("sha256").update(await r.text()).digest("hex"));
+  })
+  .catch((e) => { console.error(e.message); process.exit(1); });`;
 
 async function shellIn(ns: TestNamespace, pod: string, script: string): Promise<string> {
   const result = await exec(ns, pod, ["sh", "-c", script]);
@@ -145,7 +171,11 @@ export async function snapshotCanaries(kube: Kube, images: ImageTable): Promise<
       T.rollout,
     ),
     waitFor(`pod ${ns.name}/canary-data-0 is Ready`, podReady(ns, "canary-data-0"), T.rollout),
-    waitFor(`deployment ${ns.name}/canary-prober is available`, deploymentAvailable(ns, "canary-prober", 1), T.rollout),
+    waitFor(
+      `deployment ${ns.name}/canary-prober has 2 available replicas`,
+      deploymentAvailable(ns, "canary-prober", 2),
+      T.rollout,
+    ),
   ]);
   const [pods, nodes, web, data, pvc, configMap, secret] = await Promise.all([
     kube.core.listNamespacedPod({ namespace: ns.name }).then((l) => l.items),
@@ -165,7 +195,8 @@ export async function snapshotCanaries(kube: Kube, images: ImageTable): Promise<
     `GET ${url} (Service canary-web) from ${prober} answers with the ConfigMap's page (sha256 ${page.slice(0, 12)}...)`,
     {
       observe: () =>
-        shellIn(ns, prober, `curl -fsS -m 5 -o /tmp/page ${url} && sha256sum /tmp/page | cut -d' ' -f1`).catch(
+        exec(ns, prober, ["node", "-e", FETCH_DIGEST, url]).then(
+          (r) => (r.exitCode === 0 ? r.stdout.trim() : `no answer: ${r.stderr.trim().split("\n").at(-1)}`),
           (error: Error) => `no answer: ${error.message}`,
         ),
       ok: (digest) => digest === page,
@@ -175,11 +206,7 @@ export async function snapshotCanaries(kube: Kube, images: ImageTable): Promise<
   const mounted = await Promise.all(
     webPods.map((pod) => shellIn(ns, pod, "sha256sum /etc/canary/token | cut -d' ' -f1")),
   );
-  const [counts, dataDigest] = await Promise.all([
-    shellIn(ns, prober, "cat /tmp/counts"),
-    shellIn(ns, "canary-data-0", "sha256sum /data/canary.bin | cut -d' ' -f1"),
-  ]);
-  const [ok = 0, failed = 0] = counts.split(" ").map(Number);
+  const dataDigest = await shellIn(ns, "canary-data-0", "sha256sum /data/canary.bin | cut -d' ' -f1");
   const readySince = (name: string): string =>
     nodes
       .find((n) => n.metadata?.name === name)
@@ -222,6 +249,5 @@ export async function snapshotCanaries(kube: Kube, images: ImageTable): Promise<
       "sha256 of the Secret's value in the API": sha256(Buffer.from(secret.data?.token ?? "", "base64").toString()),
     },
     pods: podRecords,
-    prober: { pod: prober, ok, failed },
   };
 }

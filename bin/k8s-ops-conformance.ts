@@ -79,7 +79,16 @@ import { missingPermissions, whoAmI } from "./preflight.ts";
 import { results } from "./results.ts";
 import { commonFailure, countsFromJunit, summaryFromFile } from "./summary.ts";
 import { bringUpTestbed, checkReachable, chooseTarget, PROJECT_ROOT, UnreachableError } from "./target.ts";
-import { proberFiles, readUpgradeSteps, startHostProber, stopHostProber, trafficFindings } from "./upgrade-traffic.ts";
+import {
+  followerFiles,
+  proberFiles,
+  readUpgradeSteps,
+  startHostProber,
+  startLogFollower,
+  stopHostProber,
+  stopLogFollower,
+  trafficFindings,
+} from "./upgrade-traffic.ts";
 import { chooseWorkers } from "./workers.ts";
 
 const SUITES_DIR = join(PROJECT_ROOT, "suites");
@@ -189,19 +198,24 @@ async function canariesBefore(options: CliOptions, cfg: Config, kube: Kube, prev
   const images = resolveImages({ ...sources, testbed: await testbedImages(kube) });
   if (previous !== undefined) {
     say(`compare: checking the canaries in namespace ${CANARY_NAMESPACE} against ${options.compare}`);
-    // the host prober ran since the baseline: stopped first, so the suites' own traffic is not in its records
-    const prober = await stopHostProber(options.compare ?? "");
-    const findings = compareCanaries(
-      previous.canaries,
-      await snapshotCanaries(kube, images),
-      options.maxFailedRequests,
-    );
-    if (prober === undefined) findings.notes.push("host prober: the baseline started none (not the local test bed)");
-    else {
-      const traffic = trafficFindings(prober, readUpgradeSteps(), options.maxFailedRequests);
-      findings.notes.push(...traffic.notes);
-      findings.regressions.push(...traffic.regressions);
+    if (cfg.inCluster) {
+      const findings = compareCanaries(previous.canaries, await snapshotCanaries(kube, images));
+      findings.notes.push(
+        "availability through the upgrade: not judged, the runner is a pod of the cluster and nothing it starts outlives its Job; run --baseline and --compare from a host to judge it",
+      );
+      return { previous, canaries: undefined, findings };
     }
+    // the probers ran since the baseline: stopped first, so the suites' own traffic is not in their records
+    const [host, inCluster] = await Promise.all([
+      stopHostProber(options.compare ?? ""),
+      stopLogFollower(options.compare ?? ""),
+    ]);
+    const findings = compareCanaries(previous.canaries, await snapshotCanaries(kube, images));
+    if (host === undefined) findings.notes.push("host prober: the baseline started none (not the local test bed)");
+    const probers = host === undefined ? [inCluster] : [host, inCluster];
+    const traffic = trafficFindings(probers, readUpgradeSteps(), options.maxFailedRequests);
+    findings.notes.push(...traffic.notes);
+    findings.regressions.push(...traffic.regressions);
     return { previous, canaries: undefined, findings };
   }
   say(`baseline: deploying the canaries in namespace ${CANARY_NAMESPACE}`);
@@ -234,11 +248,13 @@ async function writeBaseline(
   writeFileSync(file, `${JSON.stringify(baseline, null, 2)}\n`);
   const counts = `${Object.keys(results.verdicts).length} verdict(s), ${results.measurements.length} measurement(s)`;
   say(`baseline: ${counts} and the canaries' identities written to ${file}`);
-  // a runner pod (run --in-cluster) has no host outside the cluster to probe from, and ends with its Job
+  // a runner pod (run --in-cluster) ends with its Job: nothing it starts outlives it until the compare
   if (cfg.inCluster) {
-    say("baseline: the runner is a pod of the cluster, no host prober through the upgrade");
+    say("baseline: the runner is a pod of the cluster, no prober or log follower through the upgrade");
     return;
   }
+  const follower = startLogFollower({ context: kube.context, kubeconfig: cfg.kubeconfig }, file);
+  say(`baseline: log follower (pid ${follower}) keeps the canary-prober pods' records until run --compare ${file}`);
   // only toward the local test bed's own nodes: elsewhere the network guard refuses and no prober runs
   if ((await testbedNodeNetwork(kube)) === undefined) {
     say("baseline: not the local test bed, no host prober through the upgrade");
@@ -388,7 +404,9 @@ async function run(given: CliOptions): Promise<number> {
   env.KOC_MAX_WORKERS = String(workers.workers);
   await preflight(kube, options.suites, withCanaries);
   if (options.inCluster && withCanaries) {
-    const hostProber = options.compare !== undefined && existsSync(proberFiles(options.compare).pid);
+    const compare = options.compare;
+    const hostProber =
+      compare !== undefined && (existsSync(proberFiles(compare).pid) || existsSync(followerFiles(compare).pid));
     checkInClusterAcceptance(options, { testbed: (await testbedNodeNetwork(kube)) !== undefined, hostProber });
   }
   if (options.inCluster) return runInside(options, cfg, kube, workers.workers);

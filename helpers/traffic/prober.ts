@@ -589,7 +589,8 @@ export interface ProberOptions {
 /** The prober program, run by Node.js in the prober pod and on this host (see its header). */
 export const PROBE_LOOP = fileURLToPath(new URL("./probe-loop.mjs", import.meta.url));
 const POD = "prober";
-const POD_SCRIPT = "/opt/koc/probe-loop.mjs";
+/** Where the prober pods mount probe-loop.mjs (the ConfigMap probe-loop). */
+export const POD_SCRIPT = "/opt/koc/probe-loop.mjs";
 
 /** Starts the prober pod (manifests/shared/prober.yaml, with probe-loop.mjs from a ConfigMap) once per namespace. */
 const proberPods = new Map<string, Promise<string>>();
