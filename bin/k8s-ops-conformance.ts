@@ -388,6 +388,14 @@ function printSummary(junit: string, startedAt: number): void {
   console.log(summaryFromFile(junit, startedAt) ?? "e2e: no test result was written (reports/junit.xml missing)");
 }
 
+/** Refuses --in-cluster with --baseline/--compare where the acceptance needs this host (args.ts rules). */
+async function inClusterAcceptance(options: CliOptions, kube: Kube): Promise<void> {
+  const compare = options.compare;
+  const hostProber =
+    compare !== undefined && (existsSync(proberFiles(compare).pid) || existsSync(followerFiles(compare).pid));
+  checkInClusterAcceptance(options, { testbed: (await testbedNodeNetwork(kube)) !== undefined, hostProber });
+}
+
 async function run(given: CliOptions): Promise<number> {
   const previous = given.compare === undefined ? undefined : readBaseline(given.compare);
   const options = selectionFor(given, previous);
@@ -403,12 +411,7 @@ async function run(given: CliOptions): Promise<number> {
   say(`workers: ${workers.workers} test files at once (${workers.why})`);
   env.KOC_MAX_WORKERS = String(workers.workers);
   await preflight(kube, options.suites, withCanaries);
-  if (options.inCluster && withCanaries) {
-    const compare = options.compare;
-    const hostProber =
-      compare !== undefined && (existsSync(proberFiles(compare).pid) || existsSync(followerFiles(compare).pid));
-    checkInClusterAcceptance(options, { testbed: (await testbedNodeNetwork(kube)) !== undefined, hostProber });
-  }
+  if (options.inCluster && withCanaries) await inClusterAcceptance(options, kube);
   if (options.inCluster) return runInside(options, cfg, kube, workers.workers);
   await namespaceProbe(kube, cfg.runId);
   const acceptance = withCanaries ? await canariesBefore(options, cfg, kube, previous) : undefined;
