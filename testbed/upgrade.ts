@@ -16,6 +16,10 @@
  * `upgrade node` reads (apiSettledFor), and a failure whose output shows a known transient cause
  * (upgrade-plan.ts TRANSIENT_FAILURES) runs it again, at most UPGRADE_NODE_ATTEMPTS times in all, each
  * retry logged and kept in the step's record (`retries`); any other failure stops as before.
+ * Likewise, after the control plane's new kubelet had reported Ready, it restarted the static pods and
+ * `kubectl uncordon` hung until its deadline while the admin got 403 on pods: drain and uncordon wait until
+ * /readyz is ok and the admin is authorized (apiSettled), and run again when they failed while that did not
+ * hold (kubectlSettled).
  * On purpose: the patterns and the retry plan are judged in upgrade-plan.test.ts (the live failure's
  * output, other failures that must stop at once, the last attempt); the wait and the retry loop are
  * exercised live by `cluster:upgrade` only.
@@ -184,12 +188,62 @@ async function waitReady(node: string, ctx: Context): Promise<void> {
   });
 }
 
+/** What is not settled about the API server for this tool's own requests, or true: /readyz, and RBAC. */
+async function apiState(): Promise<string | true> {
+  const requestTimeout = `--request-timeout=${Math.round(T.apiCall / 1000)}s`;
+  const ready = await $`${await kubectlPath()} --context ${CONTEXT} get --raw /readyz ${requestTimeout}`
+    .timeout(T.apiCall)
+    .nothrow();
+  if (ready.stdout.trim() !== "ok") return `/readyz: ${(ready.stdout + ready.stderr).trim() || "no answer"}`;
+  // right after a restart the authorizer's caches may refuse even the cluster admin (403 on pods)
+  const may = await $`${await kubectlPath()} --context ${CONTEXT} auth can-i list pods -A ${requestTimeout}`
+    .timeout(T.apiCall)
+    .nothrow();
+  return may.stdout.trim() === "yes" ? true : `may the admin list pods: ${(may.stdout + may.stderr).trim()}`;
+}
+
+/**
+ * Waits until the API server answers /readyz with ok and authorizes this tool's requests: after `upgrade
+ * apply`, and again after the control plane's new kubelet restarts the static pods, both take a while.
+ */
+async function apiSettled(): Promise<void> {
+  await until("the API server is ready and authorizes the cluster admin", T.apiSettled, apiState);
+}
+
+/**
+ * A kubectl step that may be run again (drain, uncordon), once the API server has settled; run again, up to
+ * UPGRADE_NODE_ATTEMPTS in all, after a failure whose cause was the API server: its output shows a transient
+ * cause (retryDecision), or the API server was not settled right after it (a kubectl killed at its deadline
+ * while the control plane's static pods restarted under their new kubelet).
+ */
+async function kubectlSettled(node: string, args: string[], timeoutMs: number, retries: StepRetry[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await apiSettled();
+    try {
+      await kubectlOn(node, args, timeoutMs);
+      return;
+    } catch (e) {
+      if (!(e instanceof StepFailedError)) throw e;
+      const state = await apiState();
+      const cause = state === true ? retryDecision(e.output, attempt, UPGRADE_NODE_ATTEMPTS).reason : state;
+      if (cause === undefined || attempt >= UPGRADE_NODE_ATTEMPTS) throw e;
+      retries.push({ at: new Date().toISOString(), reason: cause });
+      log(
+        chalk.yellow(
+          `${args[0]} ${node}: attempt ${attempt} of ${UPGRADE_NODE_ATTEMPTS} failed while the API server was unsettled (${cause}); again once it has settled`,
+        ),
+      );
+    }
+  }
+}
+
 /**
  * Waits until the API server answers /readyz with ok and the node's own credentials (its kubelet.conf, as
  * `kubeadm upgrade node` uses them) read the ConfigMaps `upgrade node` reads: right after `upgrade apply`
  * restarted the API server, its authorizer may refuse the node what kubeadm's Roles grant it.
  */
 async function apiSettledFor(node: string): Promise<void> {
+  await apiSettled();
   const asNode = ["kubectl", "--kubeconfig", "/etc/kubernetes/kubelet.conf", "-n", "kube-system", "get", "configmap"];
   const requestTimeout = `--request-timeout=${Math.round(T.apiCall / 1000)}s`;
   await until(
@@ -276,11 +330,12 @@ const ACTIONS: Record<StepKind, (node: string, ctx: Context, retries: StepRetry[
   "upgrade-apply": (node, ctx) =>
     onNode(node, `kubeadm upgrade apply ${ctx.target.KUBERNETES_VERSION} --yes ${IGNORED_PREFLIGHT}`, T.kubeadmUpgrade),
   "upgrade-node": (node, _ctx, retries) => upgradeNode(node, retries),
-  drain: (node) =>
-    kubectlOn(
+  drain: (node, _ctx, retries) =>
+    kubectlSettled(
       node,
       ["drain", node, "--ignore-daemonsets", "--delete-emptydir-data", `--timeout=${Math.round(T.nodeDrain / 1000)}s`],
       T.nodeDrain + T.apiCall,
+      retries,
     ),
   "sandbox-image": sandboxImage,
   // /kind/version is what the node runs by kind's contract; cluster:up reads it to refuse another minor
@@ -290,7 +345,7 @@ const ACTIONS: Record<StepKind, (node: string, ctx: Context, retries: StepRetry[
       `${install(["kubelet", "kubectl"])} && printf %s ${ctx.target.KUBERNETES_VERSION} >/kind/version && systemctl daemon-reload && systemctl restart kubelet`,
     ),
   ready: waitReady,
-  uncordon: (node) => kubectlOn(node, ["uncordon", node], T.apiCall),
+  uncordon: (node, _ctx, retries) => kubectlSettled(node, ["uncordon", node], T.apiCall, retries),
   settle: () => settle(),
 };
 
