@@ -3,6 +3,7 @@ import { describe, expect, test } from "vitest";
 import { UsageError } from "./args.ts";
 import { scanSuites } from "./catalog.ts";
 import {
+  assertBuiltByTestbed,
   assertFromRegistry,
   type ImageLine,
   imageKeysInCode,
@@ -60,5 +61,32 @@ describe("images: output and the mirror check", () => {
     expect(() => assertFromRegistry(lines, "mirror.local")).toThrowError(
       "image suite would come from elsewhere: reg.example/koc:1 (set by KOC_IMAGE_SUITE)",
     );
+  });
+});
+
+describe("images: the local test bed runs only what it built", () => {
+  const testbed = { nginx: "koc.local/nginx:1.22.1-r1", curl: "koc.local/curl:8.14.1-r1" };
+  const built: ImageLine[] = [
+    { key: "nginx", ref: "koc.local/nginx:1.22.1-r1", source: "test bed ConfigMap" },
+    { key: "curl", ref: "koc.local/curl:8.14.1-r1", source: "KOC_IMAGE_CURL" },
+    { key: "suite", ref: "koc.local/k8s-ops-conformance:0.1.0-abc", source: "default" },
+  ];
+
+  test("should accept the test bed's own images, whoever named them, and its suite image", () => {
+    expect(() => assertBuiltByTestbed(built, testbed)).not.toThrow();
+  });
+
+  test("should refuse, naming it and the way back, an image a node would have to pull", () => {
+    const mirrored: ImageLine = {
+      key: "nginx",
+      ref: "mirror.invalid/library/nginx:1.27.5",
+      source: "KOC_IMAGE_REGISTRY",
+    };
+    expect(() => assertBuiltByTestbed([mirrored, ...built.slice(1)], testbed)).toThrowError(UsageError);
+    expect(() => assertBuiltByTestbed([mirrored], testbed)).toThrowError(
+      "the local test bed reaches no registry, and image nginx would be pulled: mirror.invalid/library/nginx:1.27.5 (set by KOC_IMAGE_REGISTRY) is not one it built; unset it to use koc.local/nginx:1.22.1-r1",
+    );
+    const suite: ImageLine = { key: "suite", ref: "reg.example/koc:1", source: "KOC_IMAGE_SUITE" };
+    expect(() => assertBuiltByTestbed([suite], testbed)).toThrowError("reg.example/koc:1 (set by KOC_IMAGE_SUITE)");
   });
 });

@@ -6,6 +6,11 @@
  *
  * With KOC_IMAGE_REGISTRY set every one of them must come from that mirror: `run` and `images` refuse to start
  * otherwise (one line, exit 2), before anything is pulled.
+ *
+ * On the local test bed every one of them must be an image the test bed built and loaded into its nodes
+ * (its ConfigMap's references; the suite image under koc.local/, which `npm run image` loads): its nodes reach
+ * no registry, and a pull of anything else would look up a name on the host's resolver. So a mirror or an
+ * override pointing elsewhere is refused there the same way, before any pod names it.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -90,6 +95,20 @@ export function assertFromRegistry(lines: readonly ImageLine[], registry: string
   if (outside === undefined) return;
   throw new UsageError(
     `KOC_IMAGE_REGISTRY is ${registry}, but image ${outside.key} would come from elsewhere: ${outside.ref} (set by ${outside.source}); point it at the mirror or unset it`,
+  );
+}
+
+/** The suite image's repository on the test bed (helpers/framework/suite-image.ts), loaded by `npm run image`. */
+const LOCAL_SUITE_IMAGE = /^koc\.local\/k8s-ops-conformance:/;
+
+/** On the local test bed: refuses (UsageError, exit 2) the first image the test bed did not build. */
+export function assertBuiltByTestbed(lines: readonly ImageLine[], testbed: Readonly<Record<string, string>>): void {
+  const built = new Set(Object.values(testbed));
+  const foreign = lines.find((l) => !built.has(l.ref) && !(l.key === "suite" && LOCAL_SUITE_IMAGE.test(l.ref)));
+  if (foreign === undefined) return;
+  const own = testbed[foreign.key] ?? (foreign.key === "suite" ? "koc.local/k8s-ops-conformance (npm run image)" : "");
+  throw new UsageError(
+    `the local test bed reaches no registry, and image ${foreign.key} would be pulled: ${foreign.ref} (set by ${foreign.source}) is not one it built${own ? `; unset it to use ${own}` : ""}`,
   );
 }
 

@@ -63,7 +63,7 @@ import { CANARY_NAMESPACE, deployCanaries, removeCanaries, snapshotCanaries } fr
 import { scanSuites } from "./catalog.ts";
 import { checkEnvironment } from "./environment.ts";
 import { forwardedEnvironment, runArgv } from "./forward.ts";
-import { assertFromRegistry, showImages, usedImages } from "./images.ts";
+import { assertBuiltByTestbed, assertFromRegistry, showImages, usedImages } from "./images.ts";
 import { BASELINE_DIR, RESULTS_DIR } from "./in-cluster.ts";
 import { runInCluster } from "./in-cluster-run.ts";
 import {
@@ -371,14 +371,21 @@ async function runSuites(
   }
 }
 
-/** With KOC_IMAGE_REGISTRY: every image the run uses must come from the mirror (UsageError, exit 2, otherwise). */
-function imagePreflight(options: CliOptions, cfg: Config, canaries: boolean): void {
-  if (cfg.imageRegistry === undefined) return;
+/**
+ * With KOC_IMAGE_REGISTRY: every image the run uses must come from the mirror; on the local test bed, every one
+ * must be one it built (UsageError, exit 2, otherwise).
+ */
+async function imagePreflight(options: CliOptions, cfg: Config, kube: Kube, canaries: boolean): Promise<void> {
+  const testbed = await testbedImages(kube);
+  if (cfg.imageRegistry === undefined && testbed === undefined) return;
   const selection = { ...options, available: scanSuites(SUITES_DIR).suites, canaries };
   // The mirror outranks the test bed's ConfigMap (helpers/framework/images.ts): only overrides can escape it.
-  const lines = usedImages(PROJECT_ROOT, selection, { registry: cfg.imageRegistry, overrides: cfg.imageOverrides });
+  const sources = { testbed, registry: cfg.imageRegistry, overrides: cfg.imageOverrides };
+  const lines = usedImages(PROJECT_ROOT, selection, sources);
   assertFromRegistry(lines, cfg.imageRegistry);
-  say(`images: all ${lines.length} images the run uses come from ${cfg.imageRegistry}`);
+  if (testbed !== undefined) assertBuiltByTestbed(lines, testbed);
+  const from = cfg.imageRegistry ?? "the test bed's own builds";
+  say(`images: all ${lines.length} images the run uses come from ${from}`);
 }
 
 /** The run's count line, after the one failure every test shared, if they did. */
@@ -402,7 +409,7 @@ async function run(given: CliOptions): Promise<number> {
   validateSelection(options, scanSuites(SUITES_DIR));
   const { cfg, kube, env } = await prepareTarget(options, options.clusterUp);
   const withCanaries = options.baseline !== undefined || previous !== undefined;
-  imagePreflight(options, cfg, withCanaries);
+  await imagePreflight(options, cfg, kube, withCanaries);
   const workers = chooseWorkers({
     given: env.KOC_MAX_WORKERS,
     cores: availableParallelism(),
@@ -563,6 +570,7 @@ async function images(options: CliOptions): Promise<number> {
   });
   for (const line of showImages(lines)) console.log(line);
   assertFromRegistry(lines, cfg.imageRegistry);
+  if (testbed !== undefined) assertBuiltByTestbed(lines, testbed);
   return EXIT.passed;
 }
 
