@@ -31,7 +31,7 @@ const pod = (name: string, rs: string, state: "ready" | "starting" | "terminatin
   spec: { containers: [{ name: "nginx" }] },
   status: { phase: "Running", conditions: [{ type: "Ready", status: state === "ready" ? "True" : "False" }] },
 });
-const rs = (name: string, revision: string, replicas: number): V1ReplicaSet => ({
+const rs = (name: string, revision: string, replicas: number, available = 0): V1ReplicaSet => ({
   metadata: {
     name,
     annotations: { "deployment.kubernetes.io/revision": revision },
@@ -42,10 +42,11 @@ const rs = (name: string, revision: string, replicas: number): V1ReplicaSet => (
     selector: {},
     template: { metadata: { labels: { app: "web", "pod-template-hash": "abc" } }, spec: { containers: [] } },
   },
+  status: { replicas, availableReplicas: available },
 });
 
 describe("rollout state", () => {
-  const sets = [rs("web-new", "2", 1), rs("web-old", "1", 3)];
+  const sets = [rs("web-new", "2", 1), rs("web-old", "1", 3, 1)];
   const pods = [
     pod("o1", "web-old", "ready"),
     pod("o2", "web-old", "ready"),
@@ -64,7 +65,7 @@ describe("rollout state", () => {
 
   test("shows the counts per ReplicaSet and the event", () => {
     expect(showRolloutState(rolloutState("pod n1 ADDED", undefined, sets, pods))).toBe(
-      "counted 3 (ready 2, objects 4), spec 4, available 0 | web-old r1 spec 3 pods 2/2 ready +1 terminating | web-new r2 spec 1 pods 0/1 ready  [pod n1 ADDED]",
+      "counted 3 (ready 2, objects 4), spec 4, available 0 | web-old r1 spec 3 pods 2/2 ready +1 terminating, status 1 available | web-new r2 spec 1 pods 0/1 ready, status 0 available  [pod n1 ADDED]",
     );
   });
 });

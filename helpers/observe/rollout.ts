@@ -45,6 +45,8 @@ export interface ReplicaSetState {
   ready: number;
   /** Its pods that are terminating. */
   terminating: number;
+  /** Its own .status.availableReplicas (what the Deployment's availableReplicas sums). */
+  statusAvailable: number;
 }
 
 /** The rollout at one instant, as of one watch event. Times come from the Timeline. */
@@ -104,6 +106,7 @@ export function rolloutState(
         counted: mineCounted.length,
         ready: mineCounted.filter(isPodReady).length,
         terminating: mine.filter((p) => p.metadata?.deletionTimestamp !== undefined).length,
+        statusAvailable: rs.status?.availableReplicas ?? 0,
       };
     })
     .sort((a, b) => Number(a.revision) - Number(b.revision));
@@ -118,12 +121,17 @@ export function rolloutState(
   };
 }
 
-/** `counted 4 (ready 3, objects 5), spec 4, available 3 | web-5d4f r1 nginx:1 spec 2 pods 2/2 -1 terminating | ...` */
+/**
+ * `counted 4 (ready 3, objects 5), spec 4, available 3 | web-5d4f r1 spec 2 pods 2/2 ready +1 terminating, status 2 available | ...  [pod web-5d4f-abc MODIFIED @1234]`:
+ * the pods as the watch sees them, and what each ReplicaSet reports (a Deployment's availableReplicas is
+ * the sum of its ReplicaSets' reports, each written by its own worker).
+ */
 export function showRolloutState(s: RolloutState): string {
   const sets = s.replicaSets.map(
     (rs) =>
       `${rs.name} r${rs.revision} spec ${rs.spec} pods ${rs.ready}/${rs.counted} ready` +
-      (rs.terminating ? ` +${rs.terminating} terminating` : ""),
+      (rs.terminating ? ` +${rs.terminating} terminating` : "") +
+      `, status ${rs.statusAvailable} available`,
   );
   return `counted ${s.counted} (ready ${s.ready}, objects ${s.objects}), spec ${s.specTotal}, available ${s.available} | ${sets.join(" | ")}  [${s.event}]`;
 }
@@ -309,7 +317,7 @@ export async function watchRollout(ns: TestNamespace, name: string, selector: st
     timeline.record(state, Date.now());
   };
   const describeEvent = (kind: string) => (e: { type: string; object: KubernetesObject }) =>
-    record(`${kind} ${e.object.metadata?.name} ${e.type}`);
+    record(`${kind} ${e.object.metadata?.name} ${e.type} @${e.object.metadata?.resourceVersion ?? "?"}`);
   const base = `namespaces/${ns.name}`;
   const namespace = ns.name;
   const pods = watchObjects<V1Pod>(

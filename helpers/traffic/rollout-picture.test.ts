@@ -11,7 +11,16 @@ const state = (counted: number): RolloutState => ({
   objects: counted,
   available: counted,
   replicaSets: [
-    { name: "web-a", revision: "1", image: "nginx", spec: counted, counted, ready: counted, terminating: 0 },
+    {
+      name: "web-a",
+      revision: "1",
+      image: "nginx",
+      spec: counted,
+      counted,
+      ready: counted,
+      terminating: 0,
+      statusAvailable: counted,
+    },
   ],
 });
 const record = (at: number, status: number, pod: string): ProbeRecord => ({
