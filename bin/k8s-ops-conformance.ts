@@ -28,6 +28,7 @@ import { resolveSuiteImage, suiteVersion } from "../helpers/framework/suite-imag
 import { T, useTimeoutScale } from "../helpers/framework/timeouts.ts";
 import { scanReport, showLeaks } from "../helpers/manifests/leaks.ts";
 import { testbedNodeNetwork } from "../helpers/traffic/network-guard.ts";
+import { hostProberRealtime, showScheduling } from "../helpers/traffic/prober.ts";
 import {
   type CliOptions,
   type Command,
@@ -261,7 +262,9 @@ async function writeBaseline(
     return;
   }
   const pid = await startHostProber(kube, CANARY_NAMESPACE, file);
-  say(`baseline: host prober (pid ${pid}) probes ${CANARY_NAMESPACE}/canary-web until run --compare ${file}`);
+  say(
+    `baseline: host prober (pid ${pid}, ${showScheduling(hostProberRealtime())}) probes ${CANARY_NAMESPACE}/canary-web until run --compare ${file}`,
+  );
 }
 
 /** Prints and saves what changed; removes the canaries unless kept; returns the number of regressions. */

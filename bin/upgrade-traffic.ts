@@ -43,6 +43,7 @@ import { waitFor } from "../helpers/framework/wait.ts";
 import { assertTestbedAddresses, testbedNodeNetwork } from "../helpers/traffic/network-guard.ts";
 import {
   END_MARK,
+  hostProberCommand,
   isFailure,
   outages,
   PROBE_LOOP,
@@ -96,14 +97,20 @@ export async function startHostProber(kube: Kube, namespace: string, baselineFil
   for (const f of Object.values(files)) rmSync(f, { force: true });
   const args = ["--rate", String(UPGRADE_PROBE_RATE), "--timeout", String(BOUNDS.proberRequestTimeout)];
   const urls = addresses.map((a) => `http://${a}:${port}/`);
-  const child = spawn(
+  // Real-time when allowed, as the rollouts' host prober: busy test bed containers would otherwise pause it
+  // (during a control-plane drain, for 1 s: blind, and the compare failed).
+  const how = hostProberCommand([
     process.execPath,
-    [PROBE_LOOP, ...args, "--out", files.records, "--stop-file", files.stop, ...urls],
-    {
-      detached: true,
-      stdio: "ignore",
-    },
-  );
+    PROBE_LOOP,
+    ...args,
+    "--out",
+    files.records,
+    "--stop-file",
+    files.stop,
+    ...urls,
+  ]);
+  const child = spawn(how.file, how.args, { detached: true, stdio: "ignore" });
+  how.lowerNice(child.pid);
   child.unref();
   if (child.pid === undefined) throw new Error(`the host prober did not start (${process.execPath} ${PROBE_LOOP})`);
   writeFileSync(files.pid, `${child.pid}\n`);

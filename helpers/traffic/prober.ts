@@ -716,23 +716,45 @@ export function hostProberRealtime(): boolean {
 }
 
 /**
+ * How to start a host prober `command` (node, probe-loop.mjs, its arguments): under SCHED_FIFO through
+ * `chrt` when the host allows it (hostProberRealtime; chrt execs the command, so the pid is the prober's).
+ * Otherwise call `lowerNice` with the child's pid once spawned: nice -10 when allowed, else nothing.
+ * Real-time matters more since the test bed's containers weigh as much as eight host threads
+ * (testbed/host/configure-docker.sh): with the containers busy, a normal host process, even at nice -19,
+ * was paused for seconds (measured: 13 s with eight busy loops in a node; under chrt -f, 10 ms).
+ */
+export function hostProberCommand(command: readonly string[]): {
+  file: string;
+  args: string[];
+  realtime: boolean;
+  lowerNice: (pid: number | undefined) => void;
+} {
+  const realtime = hostProberRealtime();
+  const [file = process.execPath, ...args] = realtime ? ["chrt", "-f", String(REALTIME_PRIORITY), ...command] : command;
+  const lowerNice = (pid: number | undefined): void => {
+    if (realtime || pid === undefined) return;
+    try {
+      setPriority(pid, -10); // ahead of the busy test runner when allowed (root); fine without
+    } catch {}
+  };
+  return { file, args, realtime, lowerNice };
+}
+
+/** How a host prober is scheduled, for the log: `real-time (SCHED_FIFO 10)`. */
+export function showScheduling(realtime: boolean): string {
+  return realtime ? `real-time (SCHED_FIFO ${REALTIME_PRIORITY})` : "normal scheduling (chrt -f not allowed here)";
+}
+
+/**
  * Runs probe-loop.mjs on this host (a child process: its own event loop, so the test runner cannot stall
  * its timetable) against `urls`, which the caller has checked with the network guard. It runs real-time
- * when the host allows it (hostProberRealtime), else at nice -10 when allowed, else as it is.
+ * when the host allows it (hostProberCommand), else at nice -10 when allowed, else as it is.
  */
 export function startHostProber(urls: readonly string[], source: string, rate: number, timeoutMs: number): Prober {
-  const command = [process.execPath, PROBE_LOOP, ...loopArgs(urls, rate, timeoutMs)];
-  const realtime = hostProberRealtime();
-  const [file, ...args] = realtime ? ["chrt", "-f", String(REALTIME_PRIORITY), ...command] : command;
-  const child = spawn(file ?? process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] });
-  if (!realtime && child.pid !== undefined) {
-    try {
-      setPriority(child.pid, -10); // ahead of the busy test runner when allowed (root); fine without
-    } catch {}
-  }
-  log(
-    `prober ${source}: ${realtime ? `real-time (SCHED_FIFO ${REALTIME_PRIORITY})` : "normal scheduling (chrt -f not allowed here)"}`,
-  );
+  const how = hostProberCommand([process.execPath, PROBE_LOOP, ...loopArgs(urls, rate, timeoutMs)]);
+  const child = spawn(how.file, how.args, { stdio: ["pipe", "pipe", "pipe"] });
+  how.lowerNice(child.pid);
+  log(`prober ${source}: ${showScheduling(how.realtime)}`);
   const records: ProbeRecord[] = [];
   let rest = "";
   let stderr = "";
