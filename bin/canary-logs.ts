@@ -22,12 +22,11 @@
  * which the compare reports.
  */
 import { appendFileSync, existsSync } from "node:fs";
-import { request as httpRequest, type RequestOptions } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { DEFAULT_IMAGES } from "../helpers/framework/images.ts";
 import { connect, describeApiError } from "../helpers/framework/kube.ts";
+import { LogStreamError, streamContainerLog } from "../helpers/framework/log-stream.ts";
 import { measureClock, type NodeClock } from "../helpers/traffic/clocks.ts";
 import { POD_SCRIPT } from "../helpers/traffic/prober.ts";
 import { CANARY_NAMESPACE, canaryNamespace } from "./canaries.ts";
@@ -63,48 +62,6 @@ const since = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().repla
 const write = (...lines: string[]): void => appendFileSync(out, lines.map((l) => `${l}\n`).join(""));
 const note = (text: string): void => write(noteLine(Date.now(), text));
 const message = (error: unknown): string => describeApiError(error).split("\n")[0] ?? "";
-
-class LogStreamError extends Error {
-  readonly status: number;
-  constructor(status: number, body: string) {
-    super(`HTTP ${status}: ${body.trim().slice(0, 300)}`);
-    this.status = status;
-  }
-}
-
-/** Streams `pod`'s log (follow, timestamps) from `sinceTime`; resolves when the server ends it, rejects when it breaks. */
-async function streamLog(pod: string, sinceTime: string, onLines: (lines: string[]) => void): Promise<void> {
-  const url = new URL(`${kube.server}/api/v1/namespaces/${CANARY_NAMESPACE}/pods/${pod}/log`);
-  const query = { container: CONTAINER, follow: "true", timestamps: "true", sinceTime };
-  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-  const options: RequestOptions = { signal: stopping.signal };
-  await kube.kubeConfig.applyToHTTPSOptions(options);
-  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(url, options, (res) => {
-      res.setEncoding("utf8");
-      let text = "";
-      res.on("data", (chunk: string) => {
-        if (res.statusCode !== 200) {
-          text += chunk; // the error's body
-          return;
-        }
-        const lines = (text + chunk).split("\n");
-        text = lines.pop() ?? ""; // a partial last line comes again when the stream is resumed
-        onLines(lines);
-      });
-      res.on("error", reject);
-      res.on("close", () => {
-        if (res.statusCode !== 200) reject(new LogStreamError(res.statusCode ?? 0, text));
-        else if (res.complete) resolve();
-        else reject(new Error("the stream was cut off"));
-      });
-    });
-    req.setTimeout(STREAM_IDLE_MS, () => req.destroy(new Error(`no log line for ${STREAM_IDLE_MS / 1000}s`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 interface Followed {
   pod: string;
@@ -155,7 +112,9 @@ function take(f: Followed, resume: LogResume, lines: string[]): void {
 /** One stream of the pod's log, from where the lines taken end; why it broke, or "" when the server ended it. */
 async function streamOnce(f: Followed, resume: LogResume): Promise<string> {
   try {
-    await streamLog(f.pod, resume.sinceTime() ?? since, (lines) => take(f, resume, lines));
+    const source = { namespace: CANARY_NAMESPACE, pod: f.pod, container: CONTAINER };
+    const options = { sinceTime: resume.sinceTime() ?? since, idleMs: STREAM_IDLE_MS, signal: stopping.signal };
+    await streamContainerLog(kube, source, options, (lines) => take(f, resume, lines));
     return "";
   } catch (error) {
     if (error instanceof LogStreamError && error.status === 404) f.gone = true;

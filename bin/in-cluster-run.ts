@@ -6,9 +6,10 @@
 import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { type KubernetesObject, Log, type V1Pod, type V1Status } from "@kubernetes/client-node";
+import type { Writable } from "node:stream";
+import type { KubernetesObject, V1Pod, V1Status } from "@kubernetes/client-node";
 import { isNotFound, type Kube } from "../helpers/framework/kube.ts";
+import { streamContainerLog } from "../helpers/framework/log-stream.ts";
 import { formatDuration, POLL, T } from "../helpers/framework/timeouts.ts";
 import { EXIT, UsageError } from "./args.ts";
 import {
@@ -73,23 +74,6 @@ async function waitForRunner(kube: Kube, name: string, stop: AbortSignal): Promi
   }
 }
 
-/** A Writable splitting text into lines. */
-function lines(onLine: (line: string) => void): Writable {
-  let rest = "";
-  return new Writable({
-    write(chunk: Buffer, _encoding, done): void {
-      const parts = (rest + chunk.toString("utf8")).split("\n");
-      rest = parts.pop() ?? "";
-      for (const line of parts) onLine(line);
-      done();
-    },
-    final(done): void {
-      if (rest !== "") onLine(rest);
-      done();
-    },
-  });
-}
-
 /** A log line's RFC 3339 timestamp with 9 fraction digits, so that timestamps compare as text. */
 export function sortableStamp(stamp: string): string {
   const match = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(stamp);
@@ -104,46 +88,53 @@ function stamped(raw: string): { stamp: string; line: string } {
     : { stamp: "", line: raw };
 }
 
-/** One follow of the runner's log, until it prints FINISHED_MARKER, the stream ends, or `stop`. */
-function followOnce(
-  log: Log,
+/** A runner log without a byte for this long is opened again (a scenario can run for minutes without a line). */
+const RUNNER_LOG_IDLE_MS = 120_000;
+
+/** One line of the runner's log: kept in runner.log, shown when it is progress; the exit code when it is the last. */
+function takeLine(raw: string, seen: { since: string | undefined }, logFile: string): number | undefined {
+  const { stamp, line } = stamped(raw);
+  if (seen.since !== undefined && stamp !== "" && stamp <= seen.since) return undefined; // seen before a reconnect
+  seen.since = stamp || seen.since;
+  appendFileSync(logFile, `${line}\n`);
+  const shown = progressLine(line);
+  if (shown !== undefined) console.log(`  ${shown}`);
+  return finishedCode(line);
+}
+
+/**
+ * One follow of the runner's log, until it prints FINISHED_MARKER (its code), the stream ends or breaks, or
+ * `stop`. Why a stream broke goes to runner.log; the caller follows again from the last line seen.
+ */
+async function followOnce(
+  kube: Kube,
   where: { name: string; pod: string; logFile: string },
   seen: { since: string | undefined },
   stop: AbortSignal,
 ): Promise<number | undefined> {
-  return new Promise((done) => {
-    let finished: number | undefined;
-    let request: AbortController | undefined;
-    const end = (): void => {
-      request?.abort();
-      done(finished);
-    };
-    const sink = lines((raw) => {
-      const { stamp, line } = stamped(raw);
-      if (seen.since !== undefined && stamp !== "" && stamp <= seen.since) return; // seen before a reconnect
-      seen.since = stamp || seen.since;
-      appendFileSync(where.logFile, `${line}\n`);
-      const shown = progressLine(line);
-      if (shown !== undefined) console.log(`  ${shown}`);
-      finished ??= finishedCode(line);
-      if (finished !== undefined) end();
-    });
-    sink.on("finish", end);
-    sink.on("close", end);
-    stop.addEventListener("abort", end, { once: true });
-    const sinceTime = seen.since?.replace(/\.\d+Z$/, "Z"); // the API takes whole seconds; lines seen are skipped
-    log
-      .log(where.name, where.pod, RUNNER_CONTAINER, sink, {
-        follow: true,
-        timestamps: true,
-        ...(sinceTime ? { sinceTime } : {}),
-      })
-      .then((abort) => {
-        request = abort;
-        if (finished !== undefined || stop.aborted) abort.abort();
-      })
-      .catch(end);
-  });
+  const finishedHere = new AbortController();
+  let finished: number | undefined;
+  const take = (lines: string[]): void => {
+    for (const raw of lines) {
+      if (finished !== undefined) return;
+      finished = takeLine(raw, seen, where.logFile);
+      if (finished !== undefined) finishedHere.abort(); // the results are copied next; the stream is done
+    }
+  };
+  const source = { namespace: where.name, pod: where.pod, container: RUNNER_CONTAINER };
+  const sinceTime = seen.since?.replace(/\.\d+Z$/, "Z"); // the API takes whole seconds; lines seen are skipped
+  const signal = AbortSignal.any([stop, finishedHere.signal]);
+  try {
+    await streamContainerLog(kube, source, { sinceTime, idleMs: RUNNER_LOG_IDLE_MS, signal }, take);
+  } catch (error) {
+    if (finished === undefined && !stop.aborted) {
+      appendFileSync(
+        where.logFile,
+        `koc-launcher: the log stream broke (${(error as Error).message}); following again\n`,
+      );
+    }
+  }
+  return finished;
 }
 
 /**
@@ -158,10 +149,9 @@ async function followRunner(
   logFile: string,
   stop: AbortSignal,
 ): Promise<number | undefined> {
-  const log = new Log(kube.kubeConfig);
   const seen = { since: undefined as string | undefined };
   for (;;) {
-    const finished = await followOnce(log, { name, pod, logFile }, seen, stop);
+    const finished = await followOnce(kube, { name, pod, logFile }, seen, stop);
     if (finished !== undefined) return finished;
     if (stop.aborted) return undefined;
     if (runnerState(await runnerPod(kube, name)).exited !== undefined) return undefined;
