@@ -9,6 +9,7 @@
  */
 import type { CoreV1Event, V1ContainerStatus, V1Pod, V1Probe } from "@kubernetes/client-node";
 import { ConfigError, parseBoolean } from "../framework/config.ts";
+import { statusCode } from "../framework/kube.ts";
 import type { TestNamespace } from "../framework/namespace.ts";
 import { BOUNDS, formatDuration, T } from "../framework/timeouts.ts";
 import type { Check } from "../framework/wait.ts";
@@ -283,6 +284,36 @@ export async function probeRequestsOf(
     previous: options.previous,
   });
   return probeRequests(typeof log === "string" ? log : String(log));
+}
+
+/** The API's answer while the kubelet cannot yet serve a restarted container's previous log. */
+const PREVIOUS_NOT_YET = /previous terminated container .* not found/;
+
+/**
+ * A Check for the probe requests in the killed instance's log of `container`. Right after the pod's status
+ * counts the restart, the kubelet may still answer 400 "previous terminated container ... not found": that is
+ * "not yet" (undefined), any other error ends the wait.
+ */
+export function previousProbeRequests(
+  ns: TestNamespace,
+  pod: string,
+  container: string,
+): Check<ProbeRequest[] | undefined> {
+  return {
+    observe: async () => {
+      try {
+        return await probeRequestsOf(ns, pod, container, { previous: true });
+      } catch (error) {
+        if (statusCode(error) === 400 && PREVIOUS_NOT_YET.test(String((error as { body?: unknown }).body))) {
+          return undefined;
+        }
+        throw error;
+      }
+    },
+    ok: (requests) => requests !== undefined,
+    show: (requests) =>
+      requests === undefined ? "previous terminated container not found yet" : `${requests.length} requests`,
+  };
 }
 
 /** What the kubelet records when a liveness probe restarts a container. */

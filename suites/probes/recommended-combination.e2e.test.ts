@@ -43,6 +43,7 @@ import {
   containerStatus,
   kubeletAllowanceS,
   LIVENESS_RESTART_EVENTS,
+  previousProbeRequests,
   probeHoldWindow,
   probeRequestsOf,
   probesSabotage,
@@ -201,7 +202,13 @@ describe.concurrent("Probing container: startup, liveness and readiness together
       // The Unhealthy events are Warnings, which the kubelet's spam filter caps at 25 per pod: the readiness
       // failures of this scenario use them up, so the liveness failures are read from the access log instead.
       // Only after the first /health answered 200: the earlier 404s were the startup probe's.
-      const requests = await probeRequestsOf(ns, "app", "nginx", { previous: true });
+      const requests =
+        (await waitFor(
+          `the killed container ${ns.name}/app/nginx's log (previous)`,
+          previousProbeRequests(ns, "app", "nginx"),
+          T.apiCall,
+          { signal: ns.signal },
+        )) ?? [];
       const healthy = requests.findIndex((r) => r.path === "/health" && r.status === 200);
       const failed = requests
         .slice(healthy < 0 ? requests.length : healthy)
